@@ -1,0 +1,51 @@
+"""The ``infoscrub`` command: a thin layer over the Python API.
+
+Each subcommand lives in its own module with ``register(subparsers)``; parsers import
+nothing heavy so ``--help`` is instant. Expected failures (``InfoscrubError``) become one
+line on stderr and exit code 2; interrupts exit 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from infoscrub import __version__
+from infoscrub.errors import InfoscrubError
+
+# Subcommand modules, in the order ``infoscrub --help`` lists them.
+COMMAND_MODULES = [
+    "infoscrub.cli.data_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infoscrub",
+        description="Hide chosen face attributes in photos (InfoScrub: targeted inversion "
+        "and obfuscation), train and evaluate the models.",
+    )
+    parser.add_argument("--version", action="version", version=f"infoscrub {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except InfoscrubError as exc:
+        print(f"infoscrub: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("infoscrub: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

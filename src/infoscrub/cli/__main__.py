@@ -1,0 +1,5 @@
+import sys
+
+from infoscrub.cli import main
+
+sys.exit(main())
