@@ -17,6 +17,7 @@ from infoscrub.errors import InfoscrubError
 # Subcommand modules, in the order ``infoscrub --help`` lists them.
 COMMAND_MODULES = [
     "infoscrub.cli.data_cmd",
+    "infoscrub.cli.train_cmd",
 ]
 
 

@@ -1,0 +1,158 @@
+"""``infoscrub scrub``: hide chosen attributes of the faces in photos (a thin layer over
+``infoscrub.scrubber.Scrubber``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from infoscrub.errors import InfoscrubError
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG",
+                  ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+                  ".gif": "GIF"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    scrub = sub.add_parser(
+        "scrub", help="invert or obfuscate chosen attributes of every face in photos",
+        description="Find every face, invert (believable false value) or obfuscate "
+        "(attacker maximally unsure) the chosen attributes, paste the change back at full "
+        "resolution and write the photo in its own format with no metadata (EXIF, XMP, "
+        "IPTC, GPS, thumbnails); only the ICC colour profile is kept.")
+    scrub.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
+    scrub.add_argument("--attributes", required=True,
+                       help="comma-separated attribute names, e.g. Male,Young")
+    scrub.add_argument("--mode", choices=["invert", "obfuscate"], default="invert",
+                       help="invert the attributes or make them undecidable (default invert)")
+    scrub.add_argument("--output", required=True,
+                       help="output file (one input photo) or folder (several, or a folder)")
+    scrub.add_argument("--faces", help="edit only these faces, numbered left to right from 0 "
+                       "(e.g. 0,2); default: all")
+    scrub.add_argument("--strength", type=float, default=1.0,
+                       help="how much of the edit to apply, 0-1 (default 1)")
+    scrub.add_argument("--aligned", action="store_true",
+                       help="inputs are already aligned face crops in the model's convention "
+                       "(no detection); folder in, folder out, same file names")
+    scrub.add_argument("--report", help="write the privacy report (JSON) here")
+    scrub.add_argument("--force", action="store_true",
+                       help="replace existing output files and report")
+    scrub.add_argument("--copy-faceless", action="store_true",
+                       help="write photos with no face too (metadata stripped); default: skip")
+    scrub.add_argument("--checkpoint", help="model weights (default: the bundled ones)")
+    scrub.add_argument("--attacker", help="attacker weights for the report (default: bundled)")
+    scrub.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    scrub.add_argument("--max-megapixels", type=float, default=120.0,
+                       help="refuse larger photos (default 120)")
+    scrub.set_defaults(handler=run_scrub)
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    destination: Path
+
+
+def list_photos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".")
+                  and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def plan_jobs(inputs: list[str], output: str) -> list[Job]:
+    """Pair every input photo with its output path; refuse clashes before any work."""
+    sources: list[Path] = []
+    single_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = list_photos(path)
+            if not found:
+                raise InfoscrubError(f"{path} holds no photos ({', '.join(sorted(PHOTO_SUFFIXES))})")
+            sources.extend(found)
+        elif path.is_file():
+            sources.append(path)
+        else:
+            raise InfoscrubError(f"{path} does not exist")
+    out = Path(output)
+    if single_file and not out.is_dir() and not output.endswith(("/", "\\")):
+        return [Job(sources[0], out)]
+    if out.exists() and not out.is_dir():
+        raise InfoscrubError(f"--output {out} is a file; several photos need a folder")
+    jobs = [Job(s, out / s.name) for s in sources]
+    seen: dict[str, Path] = {}
+    for job in jobs:
+        if job.destination.name in seen:
+            raise InfoscrubError(f"{seen[job.destination.name]} and {job.source} would both be "
+                                 f"written to {job.destination}; scrub them separately")
+        seen[job.destination.name] = job.source
+    return jobs
+
+
+def check_destination_format(job: Job, photo_format: str) -> None:
+    """A PNG written under a .jpg name would mislead every viewer: refuse it."""
+    implied = SUFFIX_FORMATS.get(job.destination.suffix.lower())
+    if implied is not None and implied != photo_format:
+        raise InfoscrubError(f"{job.source} is a {photo_format} image but the output name "
+                             f"{job.destination} says {implied}; the output keeps the input's "
+                             "format, so choose a matching name")
+
+
+def run_scrub(args: argparse.Namespace) -> int:
+    from infoscrub.attributes import parse_attribute_list
+    from infoscrub.photo_io import encode_photo, read_photo, write_bytes_atomic
+    from infoscrub.scrubber import Scrubber, parse_face_indices
+
+    if not parse_attribute_list(args.attributes):
+        raise InfoscrubError("--attributes is empty; give at least one name")
+    parse_face_indices(args.faces)  # fail on a typo before loading anything
+    jobs = plan_jobs(args.inputs, args.output)
+    if args.report and Path(args.report).exists() and not args.force:
+        raise InfoscrubError(f"{args.report} already exists; use --force to replace it")
+    if not args.force:
+        existing = [j.destination for j in jobs if j.destination.exists()]
+        if existing:
+            raise InfoscrubError(f"{existing[0]} already exists; use --force to replace it")
+    max_pixels = int(args.max_megapixels * 1e6)
+    scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
+
+    entries: list[dict] = []
+    failures: list[str] = []
+    for job in jobs:
+        entry: dict = {"input": str(job.source), "output": None}
+        try:
+            photo = read_photo(job.source, max_pixels=max_pixels)
+            check_destination_format(job, photo.format)
+            edited, report = scrubber.scrub_photo(
+                photo, args.attributes, mode=args.mode, strength=args.strength,
+                faces=args.faces, aligned=args.aligned)
+            entry.update(report)
+            if report["faces_found"] == 0 and not args.copy_faceless:
+                entry["status"] = "no face: skipped (use --copy-faceless to copy it)"
+                print(f"{job.source}: no face found, skipped", file=sys.stderr)
+            else:
+                write_bytes_atomic(encode_photo(edited), job.destination, force=args.force)
+                entry["output"] = str(job.destination)
+                edited_count = sum(f["edited"] for f in report["faces"])
+                entry["status"] = "scrubbed" if edited_count else "no face: copied clean"
+                print(f"{job.source} -> {job.destination}: {report['faces_found']} face(s), "
+                      f"{edited_count} edited")
+        except InfoscrubError as exc:
+            if len(jobs) == 1:
+                raise
+            entry["status"] = f"error: {exc}"
+            failures.append(str(job.source))
+            print(f"infoscrub: {job.source}: {exc}", file=sys.stderr)
+        entries.append(entry)
+
+    if args.report:
+        text = json.dumps({"photos": entries}, indent=2) + "\n"
+        write_bytes_atomic(text.encode("utf-8"), args.report, force=args.force)
+    if failures:
+        raise InfoscrubError(f"{len(failures)} of {len(jobs)} photos could not be scrubbed "
+                             f"(first: {failures[0]})")
+    return 0

@@ -1,0 +1,344 @@
+"""Read any common photo safely and write it back with no metadata.
+
+Reading sniffs the content (never the file name), refuses what is not a whole, sane image
+(empty, truncated, not an image, animated, more pixels than allowed -- decompression bombs
+are refused from the header before any pixel is decoded), applies the EXIF orientation to
+the pixels, and keeps what the output needs: the format, the ICC colour profile, the alpha
+channel, one channel for grayscale sources, 16 bits for 16-bit PNGs.
+
+Writing builds a fresh file from pixels alone, so EXIF, XMP, IPTC, GPS, embedded
+thumbnails and comments cannot survive; only the ICC profile is carried over. Files are
+written atomically (temporary file, then rename) and never replace an existing file unless
+``force`` is given.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+from infoscrub.errors import InfoscrubError
+
+DEFAULT_MAX_PIXELS = 120_000_000  # a 108-megapixel phone photo passes, a bomb does not
+WRITABLE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+               "TIFF": "image/tiff", "BMP": "image/bmp", "GIF": "image/gif"}
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif",
+              "BMP": ".bmp", "GIF": ".gif"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXIF_ORIENTATION = 0x0112
+JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True)
+class Photo:
+    """Decoded, upright pixels plus what writing them back needs.
+
+    ``rgb`` is (H, W, 3) uint8 or uint16 (16-bit PNGs); ``alpha`` is (H, W) of the same
+    dtype or None. A grayscale source has R = G = B here and is written back as one channel.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+    icc_profile: bytes | None
+    grayscale: bool
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def max_value(self) -> float:
+        return float(np.iinfo(self.rgb.dtype).max)
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]
+
+    def rgb_float(self) -> np.ndarray:
+        """(H, W, 3) float32 in [0, 1]."""
+        return self.rgb.astype(np.float32) * np.float32(1.0 / self.max_value)
+
+    def with_rgb(self, rgb: np.ndarray) -> "Photo":
+        """A copy with new colour pixels: float in [0, 1] (rounded back to this photo's
+        depth; unchanged pixels round-trip exactly) or an array of this photo's dtype."""
+        if rgb.shape != self.rgb.shape:
+            raise ValueError(f"pixels of shape {rgb.shape} do not fit a {self.rgb.shape} photo")
+        if np.issubdtype(rgb.dtype, np.floating):
+            rgb = np.clip(rgb * self.max_value + 0.5, 0, self.max_value).astype(self.rgb.dtype)
+        return replace(self, rgb=rgb.astype(self.rgb.dtype, copy=False))
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InfoscrubError(f"{path} is a folder, not a photo") from None
+    except OSError as exc:
+        raise InfoscrubError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return decode_photo(data, max_pixels=max_pixels, name=str(path))
+
+
+def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "upload"
+                 ) -> Photo:
+    """Decode a whole photo from bytes, or raise ``InfoscrubError`` saying why not."""
+    if not data:
+        raise InfoscrubError(f"{name} is empty (0 bytes)")
+    with warnings.catch_warnings():
+        # We enforce our own pixel limit below, before decoding; Pillow's own warning would
+        # only repeat it (its hard error stays in force as a second guard).
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise InfoscrubError(f"{name} is not an image infoscrub can read") from None
+        except Image.DecompressionBombError:
+            raise InfoscrubError(f"{name} has too many pixels (decompression bomb?)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InfoscrubError(f"{name} is not a readable image: {one_line(exc)}") from None
+        if image.format not in WRITABLE_FORMATS:
+            raise InfoscrubError(f"{name} is a {image.format} image; supported formats: "
+                                 f"{', '.join(WRITABLE_FORMATS)}")
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InfoscrubError(f"{name} is {width}x{height} = {width * height / 1e6:.0f} "
+                                 f"megapixels, over the limit of {max_pixels / 1e6:.0f}")
+        if width == 0 or height == 0:
+            raise InfoscrubError(f"{name} has no pixels")
+        if getattr(image, "n_frames", 1) > 1:
+            raise InfoscrubError(f"{name} has several frames (animation or multi-page); "
+                                 "only single images are supported")
+        try:
+            image.load()
+            orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+        except Image.DecompressionBombError:
+            raise InfoscrubError(f"{name} has too many pixels (decompression bomb?)") from None
+        except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
+            raise InfoscrubError(f"{name} is truncated or corrupt: {one_line(exc)}") from None
+    icc = image.info.get("icc_profile") or None
+    if is_16bit_png(data):
+        rgb, alpha, grayscale = decode_16bit_png(data, name)
+    else:
+        rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
+    rgb = orient(rgb, orientation)
+    alpha = orient(alpha, orientation) if alpha is not None else None
+    return Photo(rgb=np.ascontiguousarray(rgb),
+                 alpha=None if alpha is None else np.ascontiguousarray(alpha),
+                 format=image.format, icc_profile=icc, grayscale=grayscale)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def is_16bit_png(data: bytes) -> bool:
+    # IHDR is always first: signature(8) length(4) 'IHDR'(4) width(4) height(4) depth(1)
+    return data[:8] == PNG_SIGNATURE and len(data) > 24 and data[12:16] == b"IHDR" \
+        and data[24] == 16
+
+
+def decode_16bit_png(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Pillow reads 16-bit colour PNGs as 8 bits; OpenCV keeps all 16."""
+    colour_type = data[25]
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        raise InfoscrubError(f"{name} is a 16-bit PNG that could not be decoded")
+    grayscale = colour_type in (0, 4)
+    alpha = None
+    if array.ndim == 2:
+        rgb = np.repeat(array[..., None], 3, axis=2)
+    else:
+        if array.shape[2] == 4:
+            alpha = array[..., 3]
+        rgb = cv2.cvtColor(array[..., :3], cv2.COLOR_BGR2RGB)
+    return rgb, alpha, grayscale
+
+
+def pixels_from_pillow(image: Image.Image, icc: bytes | None
+                       ) -> tuple[np.ndarray, np.ndarray | None, bool, bytes | None]:
+    """RGB (+ alpha) arrays from any Pillow mode; returns the profile that fits them."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit grayscale (TIFF and others)
+        gray = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.uint16)
+        return np.repeat(gray[..., None], 3, axis=2), None, True, icc
+    if mode == "CMYK":
+        rgb, profile = cmyk_to_rgb(image, icc)
+        return rgb, None, False, profile
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode == "P" and "transparency" in image.info) or (
+        mode in ("L", "RGB") and "transparency" in image.info)
+    grayscale = mode in ("1", "L", "LA", "La")
+    converted = image.convert("RGBA" if has_alpha else "RGB")
+    array = np.asarray(converted)
+    alpha = array[..., 3].copy() if has_alpha else None
+    return array[..., :3].copy(), alpha, grayscale, icc
+
+
+def cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
+    """CMYK becomes RGB (the output is an RGB file in the same format): through its ICC
+    profile into sRGB when it has a usable one, else by Pillow's plain formula. Returns the
+    pixels and the profile that describes them."""
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            return np.asarray(converted), srgb.tobytes()
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return np.asarray(image.convert("RGB")), None
+
+
+def orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to (H, W, ...) pixels so they display upright."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return array.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(array, k=-1)
+    if orientation == 7:
+        return array[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(array, k=1)
+    return array
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def encode_photo(photo: Photo) -> bytes:
+    """The photo as a fresh file in its own format: pixels and ICC profile only."""
+    if photo.rgb.dtype == np.uint16 and photo.format == "PNG":
+        return encode_16bit_png(photo)
+    image = to_pillow(photo)
+    options: dict = {}
+    if photo.icc_profile and photo.format != "BMP" and photo.format != "GIF":
+        options["icc_profile"] = photo.icc_profile
+    if photo.format == "JPEG":
+        options.update(quality=JPEG_QUALITY)
+    elif photo.format == "WEBP":
+        options.update(quality=JPEG_QUALITY, method=4)
+    elif photo.format == "TIFF":
+        options.update(compression="tiff_deflate")
+    elif photo.format == "GIF":
+        image = image.quantize(method=Image.Quantize.FASTOCTREE) if image.mode == "RGBA" \
+            else image.convert("P", palette=Image.Palette.ADAPTIVE)
+    buffer = io.BytesIO()
+    image.save(buffer, format=photo.format, **options)
+    return buffer.getvalue()
+
+
+def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """One channel again; exact where R = G = B (everything the edit did not touch)."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    top = np.iinfo(rgb.dtype).max
+    return np.clip(rgb.astype(np.float32) @ weights + 0.5, 0, top).astype(rgb.dtype)
+
+
+def to_pillow(photo: Photo) -> Image.Image:
+    rgb, alpha = photo.rgb, photo.alpha
+    if rgb.dtype == np.uint16:  # 16-bit outside PNG: only grayscale TIFF/others keep depth
+        if photo.grayscale and alpha is None:
+            return Image.fromarray(gray_from_rgb(rgb), mode="I;16")
+        rgb = (rgb >> 8).astype(np.uint8)
+        alpha = None if alpha is None else (alpha >> 8).astype(np.uint8)
+    if photo.format == "JPEG":
+        alpha = None  # JPEG has no alpha channel (and we never decode one from it)
+    if photo.grayscale:
+        gray = gray_from_rgb(rgb)
+        if alpha is None:
+            return Image.fromarray(gray, mode="L")
+        return Image.fromarray(np.stack([gray, alpha], axis=2), mode="LA")
+    if alpha is None:
+        return Image.fromarray(rgb, mode="RGB")
+    return Image.fromarray(np.concatenate([rgb, alpha[..., None]], axis=2), mode="RGBA")
+
+
+def encode_16bit_png(photo: Photo) -> bytes:
+    """16-bit PNG through OpenCV, which writes no metadata; the ICC profile is added as an
+    iCCP chunk right after IHDR."""
+    if photo.grayscale:
+        gray = gray_from_rgb(photo.rgb)
+        array = gray if photo.alpha is None else cv2.cvtColor(
+            np.stack([gray, gray, gray, photo.alpha], axis=2), cv2.COLOR_RGBA2BGRA)
+    elif photo.alpha is None:
+        array = cv2.cvtColor(photo.rgb, cv2.COLOR_RGB2BGR)
+    else:
+        array = cv2.cvtColor(np.concatenate([photo.rgb, photo.alpha[..., None]], axis=2),
+                             cv2.COLOR_RGBA2BGRA)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(array))
+    if not ok:
+        raise InfoscrubError("could not encode the 16-bit PNG")
+    data = encoded.tobytes()
+    if photo.icc_profile:
+        chunk_data = b"ICC Profile\x00\x00" + zlib.compress(photo.icc_profile)
+        chunk = struct.pack(">I", len(chunk_data)) + b"iCCP" + chunk_data + struct.pack(
+            ">I", zlib.crc32(b"iCCP" + chunk_data) & 0xFFFFFFFF)
+        ihdr_end = 8 + 8 + 13 + 4
+        data = data[:ihdr_end] + chunk + data[ihdr_end:]
+    return data
+
+
+def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False) -> Path:
+    """Write ``data`` to ``destination`` via a temporary file in the same folder.
+
+    Without ``force`` an existing file is never replaced, even by a concurrent writer
+    (the final step is a hard link, which fails if the name exists)."""
+    destination = Path(destination)
+    if destination.is_dir():
+        raise InfoscrubError(f"{destination} is a folder; give a file name")
+    if destination.exists() and not force:
+        raise InfoscrubError(f"{destination} already exists; use --force to replace it")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
+                                         dir=destination.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if force:
+            os.replace(temporary, destination)
+        else:
+            try:
+                os.link(temporary, destination)
+            except FileExistsError:
+                raise InfoscrubError(
+                    f"{destination} already exists; use --force to replace it") from None
+            except OSError:  # file systems without hard links: check-then-rename
+                if destination.exists():
+                    raise InfoscrubError(
+                        f"{destination} already exists; use --force to replace it") from None
+                os.replace(temporary, destination)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return destination
+
+
+def write_photo(photo: Photo, destination: str | Path, force: bool = False) -> Path:
+    return write_bytes_atomic(encode_photo(photo), destination, force=force)

@@ -1,0 +1,301 @@
+"""The photo pipeline as one object: detect, align, edit, paste back, and report.
+
+    scrubber = Scrubber.load()                       # bundled weights
+    image, report = scrubber.scrub(image, attributes=["Male", "Young"], mode="obfuscate")
+
+``image`` may be a ``Photo`` (``infoscrub.photo_io``), a PIL image or an RGB(A) array; the
+result has the same type. The report says, per face, where it is, what was edited and what
+the attacker infers about every attribute before and after (p(present), entropy in bits),
+measured on the face as it appears in the *output* photo.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.errors import InfoscrubError
+from infoscrub.faces.align import alignment_matrix, warp_crop
+from infoscrub.faces.detect import Face, detect_faces
+from infoscrub.faces.paste import DEFAULT_FEATHER, paste_change
+from infoscrub.photo_io import Photo
+
+if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
+    import torch
+
+MODES = ("invert", "obfuscate")
+FACE_BATCH = 16  # faces per model call: bounds memory on group photos
+
+
+def entropy_bits(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return float(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)))
+
+
+def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
+    """'0,2' -> [0, 2]; None means every face."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        indices = [int(str(i).strip()) for i in items if str(i).strip() != ""]
+    except ValueError:
+        raise InfoscrubError(f"--faces takes face numbers like 0,2, not {text!r}") from None
+    if not indices or any(i < 0 for i in indices):
+        raise InfoscrubError(f"--faces takes face numbers like 0,2 (from 0), not {text!r}")
+    return sorted(set(indices))
+
+
+class Scrubber:
+    """Edits faces in photos with one loaded ``Editor`` and reports with an ``Attacker``.
+
+    Calls are serialised by a lock: the detector's nets and the models keep state while they
+    run, so one Scrubber can serve several threads safely (one request at a time)."""
+
+    def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
+                 feather: float = DEFAULT_FEATHER, detector: Any | None = None):
+        self.editor = editor
+        self.attacker = attacker
+        self.device = device
+        self.feather = feather
+        self.detector = detector  # None: the shared MTCNN
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
+             device: str = "cpu") -> "Scrubber":
+        """The editor from ``path`` (None: bundled weights) and the attacker from
+        ``attacker`` (None: the bundled one, or no privacy numbers if none is bundled)."""
+        from infoscrub.inference import Attacker, Editor
+
+        editor = Editor.load(path, device=device)
+        try:
+            judge = Attacker.load(attacker, device=device)
+        except InfoscrubError:
+            if attacker is not None:
+                raise
+            judge = None
+        return cls(editor, judge, device=device)
+
+    @property
+    def attributes(self) -> list[str]:
+        return list(self.editor.attributes)
+
+    # ------------------------------------------------------------------ public entry
+
+    def scrub(self, image: Any, attributes: str | Sequence[str], mode: str = "invert",
+              strength: float = 1.0, faces: str | Sequence[int] | None = None,
+              aligned: bool = False) -> tuple[Any, dict]:
+        """Edit the chosen ``attributes`` of every face (or the faces numbered in ``faces``,
+        left to right from 0). ``aligned=True``: the image is already a face crop in the
+        model's convention, so there is no detection. Returns (edited image, report)."""
+        photo, back = as_photo(image)
+        edited, report = self.scrub_photo(photo, attributes, mode, strength, faces, aligned)
+        return back(edited), report
+
+    def scrub_photo(self, photo: Photo, attributes: str | Sequence[str], mode: str = "invert",
+                    strength: float = 1.0, faces: str | Sequence[int] | None = None,
+                    aligned: bool = False) -> tuple[Photo, dict]:
+        chosen = resolve_attributes(attributes, self.editor.attributes)
+        if mode not in MODES:
+            raise InfoscrubError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        strength = float(strength)
+        if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
+            raise InfoscrubError(f"strength must be between 0 and 1, not {strength}")
+        wanted = parse_face_indices(faces)
+        with self._lock:
+            return self._scrub_locked(photo, chosen, mode, strength, wanted, aligned)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def _scrub_locked(self, photo: Photo, chosen: list[str], mode: str, strength: float,
+                      wanted: list[int] | None, aligned: bool) -> tuple[Photo, dict]:
+        size = int(self.editor.image_size)
+        alignment = str(self.editor.alignment)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        if aligned:
+            found = [whole_image_face(photo)]
+            matrices = [aligned_matrix(photo.width, photo.height, alignment, size)]
+            feather = 0.0  # the crop is the whole image: no seam to hide
+        else:
+            found = detect_faces(photo.rgb, self.detector)
+            matrices = [alignment_matrix(f.landmarks, alignment, size) for f in found]
+            feather = self.feather
+        timings["detect"] = time.perf_counter() - clock
+        if wanted is not None and found and max(wanted) >= len(found):
+            raise InfoscrubError(f"face {max(wanted)} was asked for but the photo has "
+                                 f"{len(found)} face(s), numbered 0-{len(found) - 1}")
+        selected = [i for i in range(len(found)) if wanted is None or i in wanted]
+
+        clock = time.perf_counter()
+        pixels = photo.rgb_float()
+        crops = [warp_crop(pixels, m, size) for m in matrices]
+        timings["align"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        edited_crops = self._edit([crops[i] for i in selected], chosen, mode, strength)
+        timings["model"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        output = pixels
+        for i, edited in zip(selected, edited_crops):
+            paste_change(output, crops[i], edited, matrices[i], feather)
+        result = photo.with_rgb(output) if selected else photo
+        timings["paste"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        before = self._judge(crops)
+        after_pixels = result.rgb_float() if selected else pixels
+        after = self._judge([warp_crop(after_pixels, m, size) for m in matrices]) \
+            if selected else before
+        timings["report"] = time.perf_counter() - clock
+
+        report = {
+            "mode": mode, "strength": strength, "attributes": chosen,
+            "alignment": alignment, "image_size": size, "aligned_input": aligned,
+            "attacker": None if self.attacker is None else list(self.attacker.attributes),
+            "width": photo.width, "height": photo.height,
+            "faces_found": len(found),
+            "faces": [face_report(i, face, i in selected, chosen, before, after)
+                      for i, face in enumerate(found)],
+            "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        }
+        return result, report
+
+    def _edit(self, crops: list[np.ndarray], chosen: list[str], mode: str, strength: float
+              ) -> list[np.ndarray]:
+        if not crops:
+            return []
+        import torch
+
+        out: list[np.ndarray] = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), FACE_BATCH):
+                batch = to_model(crops[start:start + FACE_BATCH], self.device)
+                edited = self.editor.edit(batch, chosen, mode=mode, strength=strength)
+                out.extend(from_model(edited))
+        return out
+
+    def _judge(self, crops: list[np.ndarray]) -> list[dict[str, float]] | None:
+        """The attacker's p(present) per attribute for each crop (None: no attacker)."""
+        if self.attacker is None or not crops:
+            return None
+        import torch
+        import torch.nn.functional as F
+
+        size = int(getattr(self.attacker, "image_size", crops[0].shape[0]))
+        names = list(self.attacker.attributes)
+        rows: list[dict[str, float]] = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), FACE_BATCH):
+                batch = to_model(crops[start:start + FACE_BATCH], self.device)
+                if batch.shape[-1] != size:
+                    batch = F.interpolate(batch, size=(size, size), mode="bilinear",
+                                          antialias=True, align_corners=False)
+                probs = self.attacker.predict(batch).detach().float().cpu().numpy()
+                rows.extend({n: float(p) for n, p in zip(names, row)} for row in probs)
+        return rows
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def to_model(crops: list[np.ndarray], device: str) -> "torch.Tensor":
+    """(H, W, 3) float [0, 1] crops -> (B, 3, S, S) in [-1, 1]."""
+    import torch
+
+    array = np.stack(crops).transpose(0, 3, 1, 2) * 2.0 - 1.0
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)
+
+
+def from_model(batch: "torch.Tensor") -> list[np.ndarray]:
+    array = batch.detach().float().cpu().numpy().transpose(0, 2, 3, 1)
+    return [np.clip((a + 1.0) * 0.5, 0.0, 1.0).astype(np.float32) for a in array]
+
+
+def face_report(index: int, face: Face, edited: bool, chosen: list[str],
+                before: list[dict[str, float]] | None, after: list[dict[str, float]] | None
+                ) -> dict:
+    entry = {"index": index, **face.to_dict(), "edited": edited,
+             "attributes_edited": list(chosen) if edited else []}
+    if before is not None and after is not None:
+        entry["attacker"] = {
+            name: {"p_before": round(p, 4), "p_after": round(after[index][name], 4),
+                   "entropy_before_bits": round(entropy_bits(p), 4),
+                   "entropy_after_bits": round(entropy_bits(after[index][name]), 4)}
+            for name, p in before[index].items()}
+    return entry
+
+
+def whole_image_face(photo: Photo) -> Face:
+    """An aligned input is one face filling the image: no landmarks were detected."""
+    return Face(box=(0.0, 0.0, float(photo.width), float(photo.height)), score=1.0,
+                landmarks=np.full((5, 2), np.nan))
+
+
+def aligned_matrix(width: int, height: int, alignment: str, size: int) -> np.ndarray:
+    """Photo -> crop for an image that already is an aligned face: the centre square
+    (aligned CelebA is 178x218), scaled to the model size."""
+    if alignment == "celebahq" and width != height:
+        raise InfoscrubError(f"a {width}x{height} image is not an aligned square crop; "
+                             "drop --aligned to detect and align faces in it")
+    side = min(width, height)
+    scale = size / side
+    # pixel centres: crop pixel c covers photo pixels around (c + .5) / scale - .5 + offset
+    left, top = (width - side) / 2, (height - side) / 2
+    shift = 0.5 * scale - 0.5
+    return np.array([[scale, 0.0, shift - left * scale], [0.0, scale, shift - top * scale]])
+
+
+def as_photo(image: Any) -> tuple[Photo, Any]:
+    """Wrap any supported image as a Photo; return a function that converts back."""
+    if isinstance(image, Photo):
+        return image, lambda p: p
+    if isinstance(image, Image.Image):
+        mode = image.mode
+        has_alpha = "A" in image.getbands()
+        array = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+        photo = Photo(rgb=np.ascontiguousarray(array[..., :3]),
+                      alpha=array[..., 3].copy() if has_alpha else None,
+                      format="PNG", icc_profile=image.info.get("icc_profile"),
+                      grayscale=False)
+
+        def back_to_pillow(p: Photo) -> Image.Image:
+            joined = p.rgb if p.alpha is None else np.concatenate(
+                [p.rgb, p.alpha[..., None]], axis=2)
+            out = Image.fromarray(joined, mode="RGBA" if p.alpha is not None else "RGB")
+            return out if mode in ("RGB", "RGBA") else out.convert(mode) \
+                if mode in ("L", "LA") else out
+        return photo, back_to_pillow
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise InfoscrubError(f"expected an (H, W, 3) or (H, W, 4) RGB array, got "
+                                 f"shape {image.shape}")
+        floating = np.issubdtype(image.dtype, np.floating)
+        if not floating and image.dtype not in (np.uint8, np.uint16):
+            raise InfoscrubError(f"unsupported pixel type {image.dtype}")
+        stored = (np.clip(image, 0, 1) * 65535 + 0.5).astype(np.uint16) if floating else image
+        photo = Photo(rgb=np.ascontiguousarray(stored[..., :3]),
+                      alpha=stored[..., 3].copy() if image.shape[2] == 4 else None,
+                      format="PNG", icc_profile=None, grayscale=False)
+
+        def back_to_array(p: Photo) -> np.ndarray:
+            joined = p.rgb if p.alpha is None else np.concatenate(
+                [p.rgb, p.alpha[..., None]], axis=2)
+            return joined.astype(np.float32) / 65535.0 if floating else joined
+        return photo, back_to_array
+    raise InfoscrubError(f"cannot scrub a {type(image).__name__}; pass a Photo, PIL image "
+                         "or numpy array")
+
+
+__all__ = ["MODES", "Scrubber", "entropy_bits", "parse_face_indices"]

@@ -1,0 +1,1 @@
+"""Training machinery shared by Stage I, Stage II, the adversary and the baselines."""

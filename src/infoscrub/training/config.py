@@ -1,0 +1,42 @@
+"""Config sections shared by every trainer (data, optimiser schedule, run control)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infoscrub.attributes import DEFAULT_ATTRIBUTES
+
+
+@dataclass
+class DataConfig:
+    path: str = ""  # CelebA-format folder or a folder of packed shards
+    split: str = "train"
+    attributes: list[str] = field(default_factory=lambda: list(DEFAULT_ATTRIBUTES))
+    image_size: int = 128
+    alignment: str | None = None  # None: from the folder layout / shard manifest
+    limit: int | None = None  # use only the first N images (smoke runs)
+    hflip: bool = True
+
+
+@dataclass
+class OptimConfig:
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4  # TTUR: the discriminator learns faster than the generator
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_start: float = 0.5  # fraction of run.steps after which lrs decay linearly to 0
+
+
+@dataclass
+class RunConfig:
+    steps: int = 300_000
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
+    channels_last: bool = True  # on CUDA
+    compile: bool = False  # torch.compile the networks' forward passes
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 2000
+    progress: bool = True

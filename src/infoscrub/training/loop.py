@@ -1,0 +1,257 @@
+"""The training loop every trainer shares: device, data, schedule, logs, samples, resume.
+
+A trainer (``TrainingTask``) owns its networks and optimisers and does one step; this loop
+does everything around it. Losses stay on the device between logs (no per-step host
+sync); batches come from ``DeviceBatches``, a pure function of the step, so a resumed run
+continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.data.batches import DeviceBatches, seeded_generator
+from infoscrub.data.imageset import ImageSet, load_image_set
+from infoscrub.errors import InfoscrubError
+from infoscrub.training.checkpoint import (
+    load_checkpoint,
+    load_module_state,
+    restore_rng,
+    save_checkpoint,
+)
+from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
+from infoscrub.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainContext:
+    device: torch.device
+    dist: DistInfo
+    run: RunConfig
+    attributes: list[str]
+    alignment: str
+    image_size: int
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.cuda and self.run.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def prepare(self, module: nn.Module) -> nn.Module:
+        """Move to the device (channels_last on CUDA); the same plain module is returned."""
+        module = module.to(self.device)
+        if self.cuda and self.run.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+    def compiled(self, module: nn.Module) -> nn.Module:
+        return torch.compile(module) if self.run.compile else module
+
+
+class TrainingTask(Protocol):
+    kind: str
+
+    def networks(self) -> dict[str, nn.Module]: ...
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
+                   gen: torch.Generator) -> dict[str, torch.Tensor]: ...
+    def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InfoscrubError(f"device {name} requested but CUDA is not available")
+    return device
+
+
+def linear_decay(step: int, total: int, decay_start: float) -> float:
+    """Learning-rate factor: 1 until decay_start * total, then linearly to 0 at total."""
+    start = int(decay_start * total)
+    if step < start or total <= start:
+        return 1.0
+    return max(0.0, (total - step) / (total - start))
+
+
+def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], factor: float) -> None:
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+
+
+def make_adam(params, lr: float, optim: OptimConfig) -> torch.optim.Adam:
+    opt = torch.optim.Adam(params, lr=lr, betas=(optim.beta1, optim.beta2))
+    for group in opt.param_groups:
+        group["initial_lr"] = lr
+    return opt
+
+
+def load_training_data(data: DataConfig, device: torch.device) -> ImageSet:
+    if not data.path:
+        raise InfoscrubError("no training data given; pass --data ROOT_OR_SHARDS")
+    images = load_image_set(data.path, data.split, data.image_size, data.alignment, limit=data.limit)
+    return images.to(device)
+
+
+class MetricLog:
+    """Running sums of the step losses on the device; flushed to JSONL every log_every steps."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.sums, self.count = path, {}, 0
+        self.t0, self.images = time.perf_counter(), 0
+
+    def add(self, losses: dict[str, torch.Tensor], batch: int) -> None:
+        for key, value in losses.items():
+            value = value.detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+        self.images += batch
+
+    def flush(self, step: int, info: DistInfo, lr_factor: float) -> dict[str, float]:
+        means = {k: v / self.count for k, v in self.sums.items()}
+        means = {k: float(v) for k, v in all_reduce_mean(means, info).items()}  # one host sync
+        elapsed = time.perf_counter() - self.t0
+        record = {"step": step, "lr_factor": round(lr_factor, 6),
+                  "images_per_s": round(self.images * info.world_size / max(elapsed, 1e-9), 1), **means}
+        if self.path is not None and info.is_main:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+        self.sums, self.count, self.images, self.t0 = {}, 0, 0, time.perf_counter()
+        return record
+
+
+def save_run_state(task: TrainingTask, ctx: TrainContext, config: dict[str, Any], out: Path, step: int) -> None:
+    if ctx.dist.is_main:
+        save_checkpoint(out / CHECKPOINT, kind=task.kind, config=config, attributes=ctx.attributes,
+                        alignment=ctx.alignment, image_size=ctx.image_size, step=step,
+                        models=task.networks(), optimizers=task.optimizers())
+    barrier(ctx.dist)
+
+
+def resume_state(task: TrainingTask, config: dict[str, Any], out: Path, device: torch.device) -> int:
+    """Load the run's checkpoint into ``task``; the model-defining config must match."""
+    state = load_checkpoint(out / CHECKPOINT, task.kind)  # CPU: RNG states must stay there
+    saved = {k: v for k, v in state["config"].items() if k != "run"}
+    current = {k: v for k, v in config.items() if k != "run"}
+    if saved != current:
+        changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        raise InfoscrubError(f"cannot resume {out}: its config differs in {', '.join(changed)} "
+                             "(only run.* settings may change on resume)")
+    for name, net in task.networks().items():
+        load_module_state(net, state["models"][name], name)
+    for name, opt in task.optimizers().items():
+        opt.load_state_dict(state["optimizers"][name])
+    restore_rng(state["rng"])
+    return int(state["step"])
+
+
+def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str, Any], out: Path,
+        labels_for: list[str], resume: bool = False) -> dict[str, float]:
+    """Run ``task`` from its current step to ``ctx.run.steps``; returns the last log record."""
+    run = ctx.run
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / CHECKPOINT
+    if resume:
+        start = resume_state(task, config, out, ctx.device)
+    else:
+        if ckpt.exists():
+            raise InfoscrubError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+        start = 0
+    if ctx.dist.is_main:
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+        (out / "samples").mkdir(exist_ok=True)
+    labels = data.targets(labels_for)
+    batches = DeviceBatches(data.images, labels, run.batch_size, run.seed, ctx.dist.rank,
+                            ctx.dist.world_size, hflip=config.get("data", {}).get("hflip", True),
+                            channels_last=ctx.cuda and run.channels_last)
+    # A fixed batch for sample grids: the first images of the split, same in every run.
+    sample_x = batches.images[:8].float().div(127.5).sub(1.0)
+    sample_y = labels[:8]
+    log = MetricLog(out / "metrics.jsonl")
+    progress = None
+    if run.progress and ctx.dist.is_main:
+        from tqdm import tqdm
+
+        progress = tqdm(total=run.steps, initial=start, desc=task.kind, dynamic_ncols=True)
+    record: dict[str, float] = {}
+    optimizers = task.optimizers()
+    for step in range(start, run.steps):
+        factor = linear_decay(step, run.steps, config["optim"]["decay_start"]) if "optim" in config else 1.0
+        set_learning_rates(optimizers, factor)
+        x, y = batches.batch(step)
+        gen = seeded_generator(ctx.device, run.seed, ctx.dist.rank, step, 3)
+        losses = task.train_step(x, y, step, gen)
+        log.add(losses, len(x))
+        done = step + 1
+        if done % run.log_every == 0 or done == run.steps:
+            record = log.flush(done, ctx.dist, factor)
+            bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+            if bad:
+                save_run_state(task, ctx, config, out, done)
+                raise InfoscrubError(f"training diverged at step {done}: {', '.join(bad)} not finite")
+            if progress is not None:
+                progress.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "lr_factor")},
+                                     refresh=False)
+        if ctx.dist.is_main and (done % run.sample_every == 0 or done == run.steps):
+            save_grid(task.sample_grid(sample_x, sample_y), out / "samples" / f"step_{done:07d}.png")
+        if done % run.checkpoint_every == 0 or done == run.steps:
+            save_run_state(task, ctx, config, out, done)
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
+    return record
+
+
+def save_grid(grid: torch.Tensor, path: Path) -> None:
+    """Save a uint8 (3, H, W) image grid as PNG (atomically)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    Image.fromarray(grid.permute(1, 2, 0).cpu().numpy()).save(tmp)
+    tmp.replace(path)
+
+
+def prepare_training(run: RunConfig, data_cfg: DataConfig) -> tuple[TrainContext, ImageSet]:
+    """Join the process group, pick the device, load the split onto it (decoded once)."""
+    attributes = resolve_attributes(data_cfg.attributes)
+    data_cfg.attributes = attributes
+    ctx = make_context(run, attributes)
+    data = load_training_data(data_cfg, ctx.device)
+    data_cfg.alignment = ctx.alignment = data.alignment
+    ctx.image_size = data.size
+    return ctx, data
+
+
+def make_context(run: RunConfig, attributes: list[str], alignment: str = "celebahq",
+                 image_size: int = 128) -> TrainContext:
+    device = resolve_device(run.device)
+    info = init_distributed(device.type)
+    if device.type == "cuda" and info.enabled:
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    torch.manual_seed(run.seed)  # identical initial weights on every rank
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return TrainContext(device, info, run, attributes, alignment, image_size)

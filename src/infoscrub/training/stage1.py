@@ -1,0 +1,183 @@
+"""Stage I trainer: attribute inversion with the bi-directional discriminator (SPEC §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from infoscrub.config import config_to_dict
+from infoscrub.data.batches import to_uint8
+from infoscrub.losses import (
+    attribute_loss_d_fake,
+    attribute_loss_d_real,
+    attribute_loss_g,
+    code_loss,
+    content_hinge_loss,
+    hinge_d_loss,
+    hinge_g_loss,
+    reconstruction_loss,
+    utility_loss,
+)
+from infoscrub.losses.attribute import VARIANTS, heads_for
+from infoscrub.models import Discriminator, DiscriminatorConfig, GeneratorConfig, UNetEditor, count_parameters
+from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
+from infoscrub.training.distributed import average_gradients
+from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
+
+
+@dataclass
+class Stage1LossConfig:
+    rec: float = 10.0  # l_rec, Eq. 6
+    code: float = 1.0  # l_code, Eq. 7
+    bi: float = 1.0  # l_bi, attribute losses of G and D (Eq. 3, 4, 9, 10)
+    adv: float = 1.0  # l_adv, image realism (hinge), Eq. 11
+    cont: float = 10.0  # l_cont, content hinge (Eq. 12)
+    cycle: float = 5.0  # invert-back reconstruction, part of Eq. 12
+    util: float = 1.0  # l_util, Eq. 13
+    eps_cont: float = 0.05  # free mean-L1 change of an edit
+    eps_s: float = 0.1  # utility margin for non-edited attributes (the Table 3 dial)
+    eps_r: float = 0.0  # utility margin for the reconstruction
+
+
+@dataclass
+class Stage1Config:
+    variant: str = "bidirectional"  # bidirectional | d_attr | d_attr_at (paper Table 2)
+    extra_flip_prob: float = 0.1  # besides one random attribute, each other is flipped with p
+    d_warmup_steps: int = 0  # steps training only D's attribute heads on real images first
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: Stage1LossConfig = field(default_factory=Stage1LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def sample_inversion_masks(labels: torch.Tensor, extra_prob: float, gen: torch.Generator) -> torch.Tensor:
+    """Random non-empty subsets: one uniformly chosen attribute per sample, plus each other
+    attribute with probability ``extra_prob`` (so multi-attribute inversion is learned)."""
+    batch, n = labels.shape
+    first = torch.randint(n, (batch,), generator=gen, device=labels.device)
+    mask = torch.rand(batch, n, generator=gen, device=labels.device) < extra_prob
+    mask[torch.arange(batch, device=labels.device), first] = True
+    return mask.float()
+
+
+def edit_code(code: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Eq. 8: a'_i = 1 - c_i where m_i = 1, a_i elsewhere."""
+    return torch.where(mask.bool(), 1.0 - labels, code)
+
+
+class Stage1Task:
+    kind = "stage1"
+
+    def __init__(self, cfg: Stage1Config, ctx: TrainContext) -> None:
+        if cfg.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {cfg.variant!r}")
+        self.cfg, self.ctx = cfg, ctx
+        n = len(ctx.attributes)
+        self.G = ctx.prepare(UNetEditor(n, cfg.generator))
+        self.D = ctx.prepare(Discriminator(n, heads_for(cfg.variant), ctx.image_size, cfg.discriminator))
+        self.G_run, self.D_run = ctx.compiled(self.G), ctx.compiled(self.D)
+        self.opt_g = make_adam(self.G.parameters(), cfg.optim.lr_g, cfg.optim)
+        self.opt_d = make_adam(self.D.parameters(), cfg.optim.lr_d, cfg.optim)
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.G, "discriminator": self.D}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+    def _step_d(self, loss: torch.Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(self.D, self.ctx.dist)
+        self.opt_d.step()
+
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
+                   gen: torch.Generator) -> dict[str, torch.Tensor]:
+        cfg, w = self.cfg, self.cfg.loss
+        if step < cfg.d_warmup_steps:
+            with self.ctx.autocast():
+                _, cls_real = self.D_run(x)
+                loss = attribute_loss_d_real(cls_real, labels)
+            self._step_d(loss)
+            return {"d_cls_real": loss.detach()}
+
+        mask = sample_inversion_masks(labels, cfg.extra_flip_prob, gen)
+        with self.ctx.autocast():
+            feats, code = self.G_run.encode(x)
+            x_rec = self.G_run.decode(x, feats, code)
+            x_fake = self.G_run.decode(x, feats, edit_code(code, labels, mask))
+
+            # Discriminator: realism + attribute heads on real images and on fakes.
+            real_logits, cls_real = self.D_run(x)
+            fake_logits, cls_fake = self.D_run(x_fake.detach())
+            d_adv = hinge_d_loss(real_logits, fake_logits)
+            d_cls_real = attribute_loss_d_real(cls_real, labels)
+            d_cls_fake = attribute_loss_d_fake(cls_fake, labels, mask, cfg.variant)
+            d_loss = w.adv * d_adv + w.bi * (d_cls_real + d_cls_fake)
+        self._step_d(d_loss)
+
+        self.D.requires_grad_(False)
+        with self.ctx.autocast():
+            fake_logits, cls_fake = self.D_run(x_fake)
+            _, cls_rec = self.D_run(x_rec)
+            feats_fake, code_fake = self.G_run.encode(x_fake)
+            x_cycle = self.G_run.decode(x_fake, feats_fake, edit_code(code_fake, 1.0 - labels, mask))
+            losses = {
+                "g_rec": reconstruction_loss(x, x_rec),
+                "g_code": code_loss(code, labels),
+                "g_bi": attribute_loss_g(cls_fake, labels, mask, cfg.variant),
+                "g_adv": hinge_g_loss(fake_logits),
+                "g_cont": content_hinge_loss(x_fake, x, w.eps_cont),
+                "g_cycle": reconstruction_loss(x, x_cycle),
+                "g_util": utility_loss(cls_fake, cls_rec, labels, mask, w.eps_s, w.eps_r),
+            }
+            g_loss = (w.rec * losses["g_rec"] + w.code * losses["g_code"] + w.bi * losses["g_bi"]
+                      + w.adv * losses["g_adv"] + w.cont * losses["g_cont"]
+                      + w.cycle * losses["g_cycle"] + w.util * losses["g_util"])
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        average_gradients(self.G, self.ctx.dist)
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        return {"d_loss": d_loss.detach(), "d_adv": d_adv.detach(), "d_cls_real": d_cls_real.detach(),
+                "d_cls_fake": d_cls_fake.detach(), "g_loss": g_loss.detach(),
+                "edit_l1": (x_fake.detach().float() - x.float()).abs().mean(),
+                **{k: v.detach() for k, v in losses.items()}}
+
+    @torch.no_grad()
+    def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return inversion_grid(self.G, x, labels)
+
+
+@torch.no_grad()
+def inversion_grid(generator: UNetEditor, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Rows: samples; columns: input | reconstruction | each single-attribute inversion."""
+    from torchvision.utils import make_grid
+
+    was_training = generator.training
+    generator.eval()
+    x = x.to(next(generator.parameters()).device)
+    labels = labels.to(x.device)
+    feats, code = generator.encode(x)
+    columns = [x, generator.decode(x, feats, code)]
+    for i in range(labels.shape[1]):
+        mask = torch.zeros_like(labels)
+        mask[:, i] = 1
+        columns.append(generator.decode(x, feats, edit_code(code, labels, mask)))
+    generator.train(was_training)
+    tiles = torch.stack(columns, 1).flatten(0, 1)  # row-major: sample by sample
+    return to_uint8(make_grid(tiles.float(), nrow=len(columns), padding=2, pad_value=1.0))
+
+
+def train_stage1(cfg: Stage1Config, out: Path, resume: bool = False) -> dict[str, float]:
+    ctx, data = prepare_training(cfg.run, cfg.data)
+    task = Stage1Task(cfg, ctx)
+    if ctx.dist.is_main:
+        print(f"stage1 ({cfg.variant}): {len(data)} images, {len(ctx.attributes)} attributes, "
+              f"G {count_parameters(task.G) / 1e6:.1f}M / D {count_parameters(task.D) / 1e6:.1f}M parameters, "
+              f"device {ctx.device}, world {ctx.dist.world_size}", flush=True)
+    return fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)

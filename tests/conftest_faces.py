@@ -1,0 +1,100 @@
+"""Shared helpers for the photo-pipeline tests (faces, photo IO, CLI, service).
+
+Not a conftest itself: the conftest.py files of tests/faces and tests/service and the
+top-level test modules import it. Models: the real ``infoscrub.inference`` untrained
+models when that module exists, else a tiny stand-in that follows the same interface.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+ATTRIBUTES = ["Eyeglasses", "Male", "Smiling", "Young"]
+
+
+class FakeEditor:
+    """Follows infoscrub.inference.Editor: brightens the chosen attributes' faces."""
+
+    def __init__(self, attributes, alignment="celebahq", image_size=128):
+        self.attributes = list(attributes)
+        self.alignment = alignment
+        self.image_size = image_size
+
+    @classmethod
+    def untrained(cls, attributes, alignment="celebahq", image_size=128, width=16, seed=0):
+        return cls(attributes, alignment, image_size)
+
+    def edit(self, faces, attributes, mode="invert", strength=1.0):
+        import torch
+
+        assert faces.dim() == 4 and faces.shape[1:] == (3, self.image_size, self.image_size)
+        assert mode in ("invert", "obfuscate") and set(attributes) <= set(self.attributes)
+        shift = 0.3 * strength * (1.0 if mode == "invert" else 0.5)
+        return torch.clamp(faces + shift, -1.0, 1.0)
+
+
+class FakeAttacker:
+    """Follows infoscrub.inference.Attacker: p depends on the crop's mean brightness."""
+
+    def __init__(self, attributes, image_size=128):
+        self.attributes = list(attributes)
+        self.image_size = image_size
+
+    @classmethod
+    def untrained(cls, attributes, image_size=128, seed=0):
+        return cls(attributes, image_size)
+
+    def predict(self, faces):
+        import torch
+
+        mean = faces.mean(dim=(1, 2, 3))
+        offsets = torch.linspace(-0.5, 0.5, len(self.attributes))
+        return torch.sigmoid(4.0 * (mean[:, None] + offsets[None, :]))
+
+
+def model_classes():
+    """(Editor, Attacker): the real ones once infoscrub.inference exists."""
+    try:
+        from infoscrub.inference import Attacker, Editor
+    except ImportError:
+        return FakeEditor, FakeAttacker
+    return Editor, Attacker
+
+
+def make_scrubber(alignment: str = "celebahq", image_size: int = 128):
+    from infoscrub.scrubber import Scrubber
+
+    editor_cls, attacker_cls = model_classes()
+    editor = editor_cls.untrained(ATTRIBUTES, alignment=alignment, image_size=image_size)
+    attacker = attacker_cls.untrained(ATTRIBUTES, image_size=image_size)
+    return Scrubber(editor, attacker)
+
+
+@lru_cache(maxsize=None)
+def astronaut(scale: float = 1.0) -> np.ndarray:
+    """skimage's astronaut (public domain, one face), optionally resized; RGB uint8."""
+    import cv2
+    from skimage import data
+
+    image = data.astronaut()
+    if scale != 1.0:
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+    image.setflags(write=False)
+    return image
+
+
+def two_faces() -> np.ndarray:
+    """Two astronauts side by side (the right one mirrored): a photo with two faces."""
+    image = astronaut()
+    return np.ascontiguousarray(np.concatenate([image, image[:, ::-1]], axis=1))
+
+
+def encode(array: np.ndarray, format: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=format, **options)
+    return buffer.getvalue()
