@@ -147,10 +147,12 @@ class Editor:
 
     @torch.no_grad()
     def edit(self, faces: torch.Tensor, attributes: list[str], mode: str = "invert",
-             strength: float = 1.0) -> torch.Tensor:
+             strength: float = 1.0, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Invert or obfuscate ``attributes`` of faces in [-1, 1] (B, 3, S, S).
 
-        Labels come from the code itself (label-free path, SPEC §2): a'_i = 1 - [a_i > 0.5].
+        Without ``labels`` the current values come from the code itself (the label-free path
+        a photo takes, SPEC §2): a'_i = 1 - [a_i > 0.5]. With ``labels`` (B, n) in the order
+        of ``self.attributes`` (the labelled evaluation path): a'_i = 1 - c_i.
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
         """
         if mode not in MODES:
@@ -162,7 +164,8 @@ class Editor:
         x = faces.to(self.device, torch.float32)
         mask = self.mask_for(attributes).expand(x.shape[0], -1)
         feats, code = self.generator.encode(x)
-        code_edit = torch.where(mask.bool(), 1.0 - (code > 0.5).float(), code)
+        current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
+        code_edit = torch.where(mask.bool(), 1.0 - current, code)
         out = self.generator.decode(x, feats, code_edit)
         if mode == "obfuscate":
             out = mix(x, out, self.mixer(x, out, code, code_edit))
@@ -195,3 +198,23 @@ class Attacker:
     @torch.no_grad()
     def predict(self, faces: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.model(faces.to(self.device, torch.float32)).float())
+
+
+# Checkpoint kinds of the baselines, each with an editor class offering the same interface
+# as ``Editor`` (attributes, alignment, image_size, can_obfuscate, edit(...)).
+BASELINE_EDITORS = {
+    "stargan": ("infoscrub.baselines.stargan", "StarGANEditor"),
+    "icgan": ("infoscrub.baselines.icgan", "IcGANEditor"),
+}
+
+
+def load_editor(path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """Any editing model: InfoScrub stage1/stage2 weights or a baseline checkpoint."""
+    if path is not None and Path(path).suffix == ".pt":
+        kind = load_checkpoint(path)["kind"]
+        if kind in BASELINE_EDITORS:
+            import importlib
+
+            module, name = BASELINE_EDITORS[kind]
+            return getattr(importlib.import_module(module), name).load(path, device)
+    return Editor.load(path, device)

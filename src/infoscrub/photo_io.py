@@ -40,6 +40,14 @@ EXIF_ORIENTATION = 0x0112
 JPEG_QUALITY = 95
 
 
+class NotAPhoto(InfoscrubError):
+    """The bytes are empty, not an image, truncated or corrupt, or an unsupported kind."""
+
+
+class PhotoTooLarge(InfoscrubError):
+    """More pixels than allowed (or a decompression bomb)."""
+
+
 @dataclass(frozen=True)
 class Photo:
     """Decoded, upright pixels plus what writing them back needs.
@@ -102,7 +110,7 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
                  ) -> Photo:
     """Decode a whole photo from bytes, or raise ``InfoscrubError`` saying why not."""
     if not data:
-        raise InfoscrubError(f"{name} is empty (0 bytes)")
+        raise NotAPhoto(f"{name} is empty (0 bytes)")
     with warnings.catch_warnings():
         # We enforce our own pixel limit below, before decoding; Pillow's own warning would
         # only repeat it (its hard error stays in force as a second guard).
@@ -110,30 +118,30 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         try:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
-            raise InfoscrubError(f"{name} is not an image infoscrub can read") from None
+            raise NotAPhoto(f"{name} is not an image infoscrub can read") from None
         except Image.DecompressionBombError:
-            raise InfoscrubError(f"{name} has too many pixels (decompression bomb?)") from None
+            raise PhotoTooLarge(f"{name} has too many pixels (decompression bomb?)") from None
         except (OSError, SyntaxError, ValueError) as exc:
-            raise InfoscrubError(f"{name} is not a readable image: {one_line(exc)}") from None
+            raise NotAPhoto(f"{name} is not a readable image: {one_line(exc)}") from None
         if image.format not in WRITABLE_FORMATS:
-            raise InfoscrubError(f"{name} is a {image.format} image; supported formats: "
+            raise NotAPhoto(f"{name} is a {image.format} image; supported formats: "
                                  f"{', '.join(WRITABLE_FORMATS)}")
         width, height = image.size
         if width * height > max_pixels:
-            raise InfoscrubError(f"{name} is {width}x{height} = {width * height / 1e6:.0f} "
+            raise PhotoTooLarge(f"{name} is {width}x{height} = {width * height / 1e6:.0f} "
                                  f"megapixels, over the limit of {max_pixels / 1e6:.0f}")
         if width == 0 or height == 0:
-            raise InfoscrubError(f"{name} has no pixels")
+            raise NotAPhoto(f"{name} has no pixels")
         if getattr(image, "n_frames", 1) > 1:
-            raise InfoscrubError(f"{name} has several frames (animation or multi-page); "
+            raise NotAPhoto(f"{name} has several frames (animation or multi-page); "
                                  "only single images are supported")
         try:
             image.load()
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
         except Image.DecompressionBombError:
-            raise InfoscrubError(f"{name} has too many pixels (decompression bomb?)") from None
+            raise PhotoTooLarge(f"{name} has too many pixels (decompression bomb?)") from None
         except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
-            raise InfoscrubError(f"{name} is truncated or corrupt: {one_line(exc)}") from None
+            raise NotAPhoto(f"{name} is truncated or corrupt: {one_line(exc)}") from None
     icc = image.info.get("icc_profile") or None
     if is_16bit_png(data):
         rgb, alpha, grayscale = decode_16bit_png(data, name)
@@ -161,7 +169,7 @@ def decode_16bit_png(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | N
     colour_type = data[25]
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
-        raise InfoscrubError(f"{name} is a 16-bit PNG that could not be decoded")
+        raise NotAPhoto(f"{name} is a 16-bit PNG that could not be decoded")
     grayscale = colour_type in (0, 4)
     alpha = None
     if array.ndim == 2:

@@ -103,7 +103,7 @@ def check_destination_format(job: Job, photo_format: str) -> None:
 
 
 def run_scrub(args: argparse.Namespace) -> int:
-    from infoscrub.attributes import parse_attribute_list
+    from infoscrub.attributes import parse_attribute_list, resolve_attributes
     from infoscrub.photo_io import encode_photo, read_photo, write_bytes_atomic
     from infoscrub.scrubber import Scrubber, parse_face_indices
 
@@ -119,6 +119,7 @@ def run_scrub(args: argparse.Namespace) -> int:
             raise InfoscrubError(f"{existing[0]} already exists; use --force to replace it")
     max_pixels = int(args.max_megapixels * 1e6)
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
+    attributes = resolve_attributes(args.attributes, scrubber.attributes)
 
     entries: list[dict] = []
     failures: list[str] = []
@@ -128,7 +129,7 @@ def run_scrub(args: argparse.Namespace) -> int:
             photo = read_photo(job.source, max_pixels=max_pixels)
             check_destination_format(job, photo.format)
             edited, report = scrubber.scrub_photo(
-                photo, args.attributes, mode=args.mode, strength=args.strength,
+                photo, attributes, mode=args.mode, strength=args.strength,
                 faces=args.faces, aligned=args.aligned)
             entry.update(report)
             if report["faces_found"] == 0 and not args.copy_faceless:

@@ -27,6 +27,15 @@ TRAINERS: dict[str, Trainer] = {
     "stage1": Trainer("infoscrub.training.stage1", "Stage1Config", "train_stage1",
                       "Stage I: attribute inversion (bi-directional discriminator or an ablation)",
                       (("--variant", "variant", "bidirectional | d_attr | d_attr_at"),)),
+    "stage2": Trainer("infoscrub.training.stage2", "Stage2Config", "train_stage2",
+                      "Stage II: the obfuscation mixer on a frozen Stage I model",
+                      (("--stage1", "stage1_checkpoint", "Stage I checkpoint to build on"),)),
+    "adversary": Trainer("infoscrub.training.adversary", "AdversaryTrainConfig", "train_adversary",
+                         "the unseen ResNet-18 attribute adversary (mixup) used for evaluation"),
+    "stargan": Trainer("infoscrub.baselines.stargan", "StarGANConfig", "train_stargan",
+                       "baseline: StarGAN (Choi et al. 2018), official 128x128 architecture"),
+    "icgan": Trainer("infoscrub.baselines.icgan", "IcGANConfig", "train_icgan",
+                     "baseline: IcGAN (Perarnau et al. 2016) adapted to 128x128"),
 }
 
 
