@@ -75,7 +75,12 @@ def _resolve_config(args: argparse.Namespace):
     for _, key, _ in trainer.options:
         named[key] = getattr(args, key.replace(".", "__"))
     overrides = list(args.overrides) + [f"{k}={v}" for k, v in named.items() if v is not None]
-    return apply_overrides(cfg, overrides)
+    cfg = apply_overrides(cfg, overrides)
+    if hasattr(cfg, "data"):  # validate names now, before any data is read
+        from infoscrub.attributes import resolve_attributes
+
+        cfg.data.attributes = resolve_attributes(cfg.data.attributes)
+    return cfg
 
 
 def run_train(args: argparse.Namespace) -> int:

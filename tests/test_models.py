@@ -1,0 +1,71 @@
+"""Network shapes for several attribute counts, spectral norm, the identity start."""
+
+import pytest
+import torch
+
+from infoscrub.models import (
+    Discriminator,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    MixerConfig,
+    ObfuscationMixer,
+    UNetEditor,
+    count_parameters,
+)
+
+SMALL_G = GeneratorConfig(width=8, max_channels=32)
+SMALL_D = DiscriminatorConfig(width=8, max_channels=32)
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 40])
+def test_generator_and_discriminator_shapes(n):
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    g = UNetEditor(n, SMALL_G)
+    feats, code = g.encode(x)
+    assert code.shape == (2, n)
+    out = g.decode(x, feats, torch.rand(2, n))
+    assert out.shape == x.shape and out.min() >= -1 and out.max() <= 1
+    for heads in (1, 2):
+        realism, cls = Discriminator(n, heads, 128, SMALL_D)(x)
+        assert realism.shape == (2, 1, 2, 2)
+        assert cls.shape == (2, heads, n)
+
+
+def test_generator_starts_as_identity():
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    out, _ = UNetEditor(4, SMALL_G)(x, torch.zeros(2, 4))
+    assert torch.equal(out, x)
+
+
+def test_code_changes_the_output_once_trained_weights_are_nonzero():
+    g = UNetEditor(3, SMALL_G)
+    torch.nn.init.normal_(g.to_residual.weight, std=0.1)
+    x = torch.zeros(1, 3, 64, 64)
+    a, _ = g(x, torch.zeros(1, 3))
+    b, _ = g(x, torch.ones(1, 3))
+    assert (a - b).abs().max() > 1e-4
+
+
+def test_spectral_norm_on_every_discriminator_conv():
+    d = Discriminator(5, 2, 128, SMALL_D)
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(hasattr(m, "parametrizations") and "weight" in m.parametrizations for m in convs)
+
+
+def test_default_sizes_and_parameter_counts_are_reported():
+    g, d = UNetEditor(10), Discriminator(10, 2)
+    assert 20e6 < count_parameters(g) < 35e6
+    assert 10e6 < count_parameters(d) < 13e6
+
+
+def test_image_size_must_fit_discriminator_depth():
+    with pytest.raises(ValueError):
+        Discriminator(3, 2, 100, SMALL_D)
+
+
+def test_mixer_alpha_in_unit_interval():
+    m = ObfuscationMixer(4, MixerConfig(width=8, blocks=5))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    alpha = m(x, -x, torch.rand(2, 4), torch.rand(2, 4))
+    assert alpha.shape == (2, 1, 32, 32)
+    assert alpha.min() >= 0 and alpha.max() <= 1
