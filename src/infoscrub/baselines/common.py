@@ -1,0 +1,51 @@
+"""Pieces the baseline editors share: checkpoint reading, the attribute mask, edit checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.errors import InfoscrubError
+from infoscrub.training.checkpoint import load_checkpoint
+
+MODES = ("invert", "obfuscate")
+
+
+def read_baseline_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
+    """A training checkpoint of ``kind`` (``.pt``); exported weights are not made for baselines."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    return load_checkpoint(path, kind)
+
+
+def check_edit_args(name: str, mode: str, strength: float) -> None:
+    if mode not in MODES:
+        raise InfoscrubError(f"unknown mode {mode!r}; choose invert or obfuscate")
+    if mode == "obfuscate":
+        raise InfoscrubError(f"{name} is a baseline that only inverts attributes; obfuscation "
+                             "needs an InfoScrub stage2 model (use mode 'invert')")
+    if not 0.0 <= strength <= 1.0:
+        raise InfoscrubError(f"strength must be between 0 and 1, got {strength}")
+
+
+def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
+                   device: torch.device) -> torch.Tensor:
+    """(batch, n) bool mask of the chosen attributes, in the model's attribute order."""
+    picked = resolve_attributes(chosen, model_attributes)
+    row = torch.tensor([a in picked for a in model_attributes], dtype=torch.bool, device=device)
+    return row.expand(batch, -1)
+
+
+def current_values(predicted: torch.Tensor, labels: torch.Tensor | None, n: int) -> torch.Tensor:
+    """The attribute values an inversion flips: from ``labels`` (B, n) when given (the labelled
+    evaluation path), else the model's own prediction (the label-free path of a photo)."""
+    if labels is None:
+        return predicted
+    labels = labels.to(predicted.device, torch.float32)
+    if labels.dim() != 2 or labels.shape[1] != n or labels.shape[0] != predicted.shape[0]:
+        raise InfoscrubError(f"labels must have shape ({predicted.shape[0]}, {n}), got {tuple(labels.shape)}")
+    return labels
