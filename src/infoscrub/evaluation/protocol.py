@@ -1,0 +1,476 @@
+"""The paper's evaluation protocol (SPEC §4): inversion, obfuscation, utility, fidelity, FID.
+
+One pass does everything. The test images are decoded once; the adversary judges the real
+images once for all target attributes (on the union of the balanced subsets); then for each
+target attribute its balanced subset goes through the editor batch by batch, and every
+edited batch is judged once. For an InfoScrub ``Editor`` the three edits of a batch share
+one encoder pass: the label-free inversion is decoded once, the obfuscation reuses it (the
+mixer only blends input and inversion), and the labelled inversion is decoded only for the
+images whose code reading differs from the label (elsewhere both paths are the same image).
+Other editors (baselines) go through their public ``edit``.
+
+Edits are quantised to uint8 before they are judged, as a saved photo would be.
+
+Paths: ``label_free`` (``edit`` without labels, what a photo gets: primary), ``labelled``
+(``edit(..., labels=...)``), ``obfuscated`` (Stage II, label-free, when the model has a
+mixer). Subsets for the inversion rates: ``all`` (the balanced subset) and ``correct`` (the
+images the adversary labels correctly before editing: the paper's setting, Real = 100%).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.data.balanced import balanced_indices
+from infoscrub.data.batches import to_model_range, to_uint8
+from infoscrub.errors import InfoscrubError
+from infoscrub.evaluation import metrics as M
+from infoscrub.evaluation.fid import FID_SKIPPED, GaussianStats, fid_from_stats, inception_features
+
+PATHS = ("label_free", "labelled", "obfuscated")
+OBFUSCATION_UNAVAILABLE = ("Obfuscation not evaluated: this model has no Stage II mixer "
+                           "(obfuscation needs a stage2 checkpoint).")
+
+
+# --------------------------------------------------------------------------- collection
+
+@dataclass
+class Samples:
+    """A few example faces of one attribute for the figures (uint8 images, alpha maps)."""
+
+    labels: list[int] = field(default_factory=list)
+    images: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    alpha: list[torch.Tensor] = field(default_factory=list)
+
+
+@dataclass
+class AttributeRun:
+    """Everything measured for one target attribute on its balanced subset."""
+
+    attribute: str
+    indices: np.ndarray  # positions in the image set
+    labels: np.ndarray  # bool (n,): ground truth of the target attribute
+    truth: np.ndarray  # bool (n, W): ground truth of the watched attributes
+    p: dict[str, np.ndarray]  # 'real' and each path -> (n, W) adversary p(present)
+    l1: dict[str, np.ndarray]
+    psnr: dict[str, np.ndarray]
+    code_agrees: np.ndarray | None = None  # bool (n,): editor's code reads the label right
+    samples: Samples = field(default_factory=Samples)
+
+
+@dataclass
+class Collected:
+    attributes: list[str]
+    watch: list[str]  # attributes whose adversary outputs are kept (targets + editor's)
+    utility_attributes: list[str]  # the editor's attributes the adversary knows
+    paths: list[str]
+    runs: dict[str, AttributeRun]
+    n_union: int
+    fid: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def _chunks(items: np.ndarray, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_infoscrub_editor(editor) -> bool:
+    gen = getattr(editor, "generator", None)
+    return hasattr(gen, "encode") and hasattr(gen, "decode") and hasattr(editor, "mask_for")
+
+
+@torch.no_grad()
+def edit_batch(editor, x: torch.Tensor, attribute: str, labels: torch.Tensor | None,
+               paths: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor | None]]:
+    """Edits of one batch ``x`` (model range, on the editor's device) for the given paths.
+
+    Returns (images per path, extras) where images of 'labelled' may hold only the rows in
+    extras['labelled_rows'] (the rows whose labelled edit differs from the label-free one;
+    None = all rows), extras['alpha'] is the mixer's alpha (B, 1, H, W) or None and
+    extras['code_agrees'] the rows where the code reads the label right (or None).
+    """
+    extras: dict[str, torch.Tensor | None] = {"alpha": None, "labelled_rows": None, "code_agrees": None}
+    out: dict[str, torch.Tensor] = {}
+    if not _is_infoscrub_editor(editor):
+        if "label_free" in paths:
+            out["label_free"] = editor.edit(x, [attribute], "invert")
+        if "labelled" in paths:
+            out["labelled"] = editor.edit(x, [attribute], "invert", labels=labels)
+        if "obfuscated" in paths:
+            out["obfuscated"] = editor.edit(x, [attribute], "obfuscate")
+        return out, extras
+    # InfoScrub Editor: the same computation as Editor.edit, sharing the encoder pass.
+    from infoscrub.models import mix
+
+    gen = editor.generator
+    mask = editor.mask_for([attribute]).expand(x.shape[0], -1).bool()
+    feats, code = gen.encode(x)
+    read = (code > 0.5).float()
+    code_free = torch.where(mask, 1.0 - read, code)
+    inverted = gen.decode(x, feats, code_free)
+    if "label_free" in paths:
+        out["label_free"] = inverted
+    if labels is not None:
+        labels = labels.to(x.device, torch.float32)
+        t = editor.attributes.index(attribute)
+        agrees = read[:, t] == labels[:, t]
+        extras["code_agrees"] = agrees
+        if "labelled" in paths and "label_free" in paths:  # decode only where they differ
+            rows = torch.nonzero(~agrees).flatten()
+            code_lab = torch.where(mask, 1.0 - labels, code)[rows]
+            extras["labelled_rows"] = rows
+            out["labelled"] = (gen.decode(x[rows], [f[rows] for f in feats], code_lab) if len(rows)
+                               else x[:0])
+        elif "labelled" in paths:
+            out["labelled"] = gen.decode(x, feats, torch.where(mask, 1.0 - labels, code))
+    if "obfuscated" in paths:
+        alpha = editor.mixer(x, inverted, code, code_free)
+        out["obfuscated"] = mix(x, inverted, alpha)
+        extras["alpha"] = alpha
+    return out, extras
+
+
+def _select(editor, attacker, image_set, attributes) -> tuple[list[str], list[str], list[str]]:
+    if getattr(attacker, "image_size", editor.image_size) != editor.image_size:
+        raise InfoscrubError(f"the adversary works at {attacker.image_size}px, the model at "
+                             f"{editor.image_size}px")
+    if image_set.size != editor.image_size:
+        raise InfoscrubError(f"the images are {image_set.size}px, the model needs {editor.image_size}px")
+    attrs = resolve_attributes(attributes if attributes else editor.attributes, editor.attributes)
+    for a in attrs:
+        if a not in attacker.attributes:
+            raise InfoscrubError(f"the adversary has no output for {a}; it knows {', '.join(attacker.attributes)}")
+        if a not in image_set.attribute_names:
+            raise InfoscrubError(f"the test data has no labels for {a}")
+    utility = [a for a in editor.attributes if a in attacker.attributes and a in image_set.attribute_names]
+    watch = list(dict.fromkeys(attrs + utility))
+    return attrs, watch, utility
+
+
+def collect(editor, attacker, image_set, attributes: list[str] | None, per_attribute: int | None,
+            seed: int = 0, batch_size: int = 64, progress: bool = True,
+            paths: tuple[str, ...] = PATHS, fid_model=None, samples_per_attribute: int = 4) -> Collected:
+    """Run the editor and the adversary over the balanced subsets (see the module doc)."""
+    from tqdm.auto import tqdm
+
+    paths = tuple(p for p in paths if p != "obfuscated" or editor.can_obfuscate)
+    attrs, watch, utility = _select(editor, attacker, image_set, attributes)
+    att_cols = [attacker.attributes.index(a) for a in watch]
+    truth = image_set.targets(watch).numpy().astype(bool)  # (N, W)
+    editor_labels = image_set.targets(editor.attributes)  # (N, n_editor), for the labelled path
+    subsets = {a: balanced_indices(truth[:, watch.index(a)], per_attribute, seed, key=a) for a in attrs}
+    for a, idx in subsets.items():
+        if len(idx) == 0:
+            raise InfoscrubError(f"the {image_set.split} split has no positive or no negative image for {a}; "
+                                 "a balanced subset cannot be formed")
+    union = np.unique(np.concatenate(list(subsets.values())))
+    where = {int(i): k for k, i in enumerate(union)}
+    total = len(union) + sum(len(i) for i in subsets.values())
+    bar = tqdm(total=total, unit="img", desc="evaluate", disable=not progress, dynamic_ncols=True)
+    seconds: dict[str, float] = {}
+    fid_sets = {"real": GaussianStats()} if fid_model is not None else {}
+
+    def judge(images_u8: torch.Tensor) -> np.ndarray:
+        x = to_model_range(images_u8.to(attacker.device, non_blocking=True))
+        return attacker.predict(x)[:, att_cols].float().cpu().numpy()
+
+    # 1. the adversary on the real images, once for every attribute
+    start = time.perf_counter()
+    p_union = np.zeros((len(union), len(watch)), dtype=np.float32)
+    for pos in _chunks(np.arange(len(union)), batch_size):
+        images = image_set.images[torch.as_tensor(union[pos])]
+        p_union[pos] = judge(images)
+        if fid_model is not None:
+            fid_sets["real"].add(inception_features(fid_model, images))
+        bar.update(len(pos))
+    seconds["adversary_real"] = time.perf_counter() - start
+
+    # 2. edits per target attribute
+    start = time.perf_counter()
+    runs: dict[str, AttributeRun] = {}
+    for a in attrs:
+        idx = subsets[a]
+        n, t = len(idx), watch.index(a)
+        run = AttributeRun(
+            attribute=a, indices=idx, labels=truth[idx, t], truth=truth[idx],
+            p={"real": p_union[[where[int(i)] for i in idx]]},
+            l1={p: np.zeros(n, np.float32) for p in paths}, psnr={p: np.zeros(n, np.float32) for p in paths})
+        for p in paths:
+            run.p[p] = np.zeros((n, len(watch)), dtype=np.float32)
+        agrees = np.zeros(n, dtype=bool)
+        have_agrees = False
+        pos_rows = np.flatnonzero(run.labels)[: samples_per_attribute - samples_per_attribute // 2]
+        neg_rows = np.flatnonzero(~run.labels)[: samples_per_attribute // 2]
+        sample_rows = set(pos_rows.tolist()) | set(neg_rows.tolist())
+        for rows in _chunks(np.arange(n), batch_size):
+            images = image_set.images[torch.as_tensor(idx[rows])]
+            x = to_model_range(images.to(editor.device, non_blocking=True))
+            labels = editor_labels[torch.as_tensor(idx[rows])]
+            edits, extras = edit_batch(editor, x, a, labels, paths)
+            if extras["code_agrees"] is not None:
+                agrees[rows] = extras["code_agrees"].cpu().numpy()
+                have_agrees = True
+            quantised: dict[str, torch.Tensor] = {}
+            for path, img in edits.items():
+                q = to_uint8(img)
+                quantised[path] = q
+                sub, x_ref = rows, x
+                if path == "labelled" and extras["labelled_rows"] is not None:
+                    # the same image as the label-free edit wherever the readings agree
+                    run.p[path][rows] = run.p["label_free"][rows]
+                    run.l1[path][rows] = run.l1["label_free"][rows]
+                    run.psnr[path][rows] = run.psnr["label_free"][rows]
+                    sub = rows[extras["labelled_rows"].cpu().numpy()]
+                    x_ref = x[extras["labelled_rows"]]
+                    if len(sub) == 0:
+                        continue
+                run.p[path][sub] = judge(q)
+                qm = to_model_range(q.to(x.device))
+                run.l1[path][sub] = M.l1(qm, x_ref).cpu().numpy()
+                run.psnr[path][sub] = M.psnr(qm, x_ref).cpu().numpy()
+                if fid_model is not None and path in ("label_free", "obfuscated"):
+                    fid_sets.setdefault(path, GaussianStats()).add(inception_features(fid_model, q))
+            for k, row in enumerate(rows.tolist()):
+                if row in sample_rows:
+                    _keep_sample(run.samples, k, int(run.labels[row]), images, quantised, extras)
+            bar.update(len(rows))
+        run.code_agrees = agrees if have_agrees else None
+        runs[a] = run
+    seconds["edit_and_judge"] = time.perf_counter() - start
+    bar.close()
+
+    fid: dict[str, Any] = {"value": None, "obfuscated": None, "message": FID_SKIPPED,
+                           "n_real": len(union), "n_edited": 0}
+    if fid_model is not None:
+        start = time.perf_counter()
+        fid["message"] = None
+        if "label_free" in fid_sets:
+            fid["value"] = fid_from_stats(fid_sets["label_free"], fid_sets["real"])
+            fid["n_edited"] = fid_sets["label_free"].n
+        if "obfuscated" in fid_sets:
+            fid["obfuscated"] = fid_from_stats(fid_sets["obfuscated"], fid_sets["real"])
+        seconds["fid"] = time.perf_counter() - start
+    return Collected(attrs, watch, utility, list(paths), runs, len(union), fid, seconds)
+
+
+def _keep_sample(samples: Samples, k: int, label: int, images, quantised, extras) -> None:
+    samples.labels.append(label)
+    samples.images.setdefault("input", []).append(images[k].cpu())
+    for path in ("label_free", "obfuscated"):
+        if path in quantised:
+            samples.images.setdefault(path, []).append(quantised[path][k].cpu())
+    if extras["alpha"] is not None:
+        samples.alpha.append(extras["alpha"][k, 0].float().cpu())
+
+
+# --------------------------------------------------------------------------- summaries
+
+def inversion_summary(run: AttributeRun, t: int, paths: list[str]) -> dict[str, Any]:
+    """{real, label_free, labelled}: each {all, correct} -> tpr/tnr/acc (fractions)."""
+    correct = (run.p["real"][:, t] > 0.5) == run.labels
+    out: dict[str, Any] = {}
+    for key in ["real"] + [p for p in paths if p in ("label_free", "labelled")]:
+        pred = run.p[key][:, t] > 0.5
+        out[key] = {"all": M.inversion_rates(pred, run.labels),
+                    "correct": M.inversion_rates(pred[correct], run.labels[correct])}
+    out["n_correct"] = int(correct.sum())
+    return out
+
+
+def obfuscation_summary(run: AttributeRun, t: int) -> dict[str, Any]:
+    """Entropy (bits) and p(present) before ('real') / after ('ours') / 'gain', by group.
+
+    Gains follow the paper's Table 4: entropy gain = ours - real; p gain = movement toward
+    0.5, i.e. real - ours for the Positive group and ours - real for the Negative one."""
+    before, after = run.p["real"][:, t], run.p["obfuscated"][:, t]
+    h_before = M.entropy_bits(torch.from_numpy(before)).numpy()
+    h_after = M.entropy_bits(torch.from_numpy(after)).numpy()
+    out: dict[str, Any] = {}
+    for group, sel, sign in (("positive", run.labels, -1.0), ("negative", ~run.labels, 1.0),
+                             ("all", np.ones_like(run.labels), None)):
+        if not sel.any():
+            out[group] = {"n": 0, "entropy": None, "p": None}
+            continue
+        hb, ha = float(h_before[sel].mean()), float(h_after[sel].mean())
+        pb, pa = float(before[sel].mean()), float(after[sel].mean())
+        out[group] = {
+            "n": int(sel.sum()),
+            "entropy": {"real": hb, "ours": ha, "gain": ha - hb},
+            "p": {"real": pb, "ours": pa, "gain": None if sign is None else sign * (pa - pb)},
+        }
+    return out
+
+
+def utility_summary(run: AttributeRun, watch: list[str], utility_attrs: list[str],
+                    paths: list[str]) -> dict[str, Any]:
+    """Adversary accuracy on the editor's attributes that were not edited."""
+    others = [a for a in utility_attrs if a != run.attribute]
+    out: dict[str, Any] = {"attributes": others}
+    if not others:
+        out.update({k: None for k in ["real"] + paths})
+        return out
+    cols = [watch.index(a) for a in others]
+    truth = run.truth[:, cols]
+    for key in ["real"] + paths:
+        out[key] = M.accuracy(run.p[key][:, cols] > 0.5, truth)
+    return out
+
+
+def attribute_summary(col: Collected, attribute: str) -> dict[str, Any]:
+    run = col.runs[attribute]
+    t = col.watch.index(attribute)
+    entry: dict[str, Any] = {
+        "n": int(len(run.indices)), "n_pos": int(run.labels.sum()), "n_neg": int((~run.labels).sum()),
+        "inversion": inversion_summary(run, t, col.paths),
+        "obfuscation": obfuscation_summary(run, t) if "obfuscated" in col.paths else None,
+        "utility": utility_summary(run, col.watch, col.utility_attributes, col.paths),
+        "fidelity": {p: {"l1": float(run.l1[p].mean()), "psnr": float(run.psnr[p].mean())} for p in col.paths},
+        "adversary": {"accuracy": M.accuracy(run.p["real"][:, t] > 0.5, run.labels),
+                      "ece": M.expected_calibration_error(run.p["real"][:, t], run.labels)},
+        "code_accuracy": None if run.code_agrees is None else float(run.code_agrees.mean()),
+    }
+    return entry
+
+
+def mean_tree(entries: list[Any]) -> Any:
+    """Mean over attributes, leaf by leaf (None-skipping); counts and name lists dropped."""
+    first = next((e for e in entries if e is not None), None)
+    if isinstance(first, dict):
+        out = {}
+        for key in first:
+            if key == "n" or key.startswith("n_") or key == "attributes":
+                continue
+            out[key] = mean_tree([e.get(key) if isinstance(e, dict) else None for e in entries])
+        return out
+    if first is None or isinstance(first, (int, float)):
+        return M.mean_or_none(e for e in entries if isinstance(e, (int, float)))
+    return None
+
+
+def summarise(col: Collected) -> dict[str, Any]:
+    per = {a: attribute_summary(col, a) for a in col.attributes}
+    mean = mean_tree(list(per.values()))
+    privacy = mean["inversion"]["label_free"]["correct"]["acc"] if "label_free" in col.paths else None
+    utility = mean["utility"].get("label_free") if "label_free" in col.paths else None
+    return {
+        "attributes": list(col.attributes),
+        "paths": list(col.paths),
+        "per_attribute": per,
+        "mean": mean,
+        # Paper Table 3: privacy = mean Acc after inversion on the images the adversary got
+        # right (the mean of Table A1's Acc row is the paper's 0.155); utility = mean
+        # accuracy on the non-target attributes after inversion. Label-free path.
+        "privacy": privacy,
+        "privacy_all": mean["inversion"]["label_free"]["all"]["acc"] if "label_free" in col.paths else None,
+        "utility": utility,
+        "fid": col.fid["value"],
+        "fid_info": dict(col.fid),
+        "seconds": dict(col.seconds),
+    }
+
+
+# --------------------------------------------------------------------------- entry points
+
+def evaluate_inversion(editor, attacker, image_set, attributes: list[str] | None, per_attribute: int | None,
+                       seed: int = 0, batch_size: int = 64, progress: bool = False,
+                       labelled: bool = True) -> dict[str, Any]:
+    """Inversion (paper Tables 1/A1/2/3) of each target attribute on its balanced subset.
+
+    Returns the summary of ``summarise`` without obfuscation: keys 'privacy' (mean Acc of the
+    adversary on the target attributes after label-free inversion, on the images it got
+    right before: the paper's Table 3 privacy), 'privacy_all' (same on the whole balanced
+    subsets), 'utility' (mean accuracy on the non-target attributes after inversion),
+    'per_attribute', 'mean', 'fid' (None).
+    """
+    paths = ("label_free", "labelled") if labelled else ("label_free",)
+    col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress, paths)
+    return summarise(col)
+
+
+def evaluate_obfuscation(editor, attacker, image_set, attributes: list[str] | None,
+                         per_attribute: int | None, seed: int = 0, batch_size: int = 64,
+                         progress: bool = False) -> dict[str, Any]:
+    """Obfuscation (paper Tables 4/A2); {'available': False, 'message': ...} without a mixer."""
+    if not editor.can_obfuscate:
+        return {"available": False, "message": OBFUSCATION_UNAVAILABLE}
+    col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress,
+                  ("obfuscated",))
+    summary = summarise(col)
+    return {"available": True, "attributes": summary["attributes"],
+            "per_attribute": {a: e["obfuscation"] for a, e in summary["per_attribute"].items()},
+            "mean": summary["mean"]["obfuscation"]}
+
+
+def model_info(editor, checkpoint: str | Path | None = None) -> dict[str, Any]:
+    info = getattr(editor, "info", None) or {}
+    config = info.get("config") or {}
+    variant = config.get("variant")
+    if variant is None and isinstance(config.get("stage1"), dict):
+        variant = config["stage1"].get("variant")
+    return {
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "kind": info.get("kind", type(editor).__name__),
+        "variant": variant,
+        "steps": info.get("step"),
+        "attributes": list(editor.attributes),
+        "alignment": editor.alignment,
+        "image_size": editor.image_size,
+        "can_obfuscate": bool(editor.can_obfuscate),
+    }
+
+
+def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: list[str] | None = None,
+                   per_attribute: int | None = None, seed: int = 0, batch_size: int = 64,
+                   fid_weights: str | Path | None = None, progress: bool = True,
+                   checkpoint: str | Path | None = None, adversary: str | Path | None = None,
+                   data: dict[str, Any] | None = None,
+                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``."""
+    import json
+
+    from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
+    from infoscrub.evaluation.figures import write_figures
+    from infoscrub.evaluation.report import FORMAT, VERSION, write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = resolve_fid_weights(fid_weights)
+    fid_model = build_fid_inception(weights, editor.device) if weights is not None else None
+    start = time.perf_counter()
+    col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress,
+                  PATHS, fid_model)
+    elapsed = time.perf_counter() - start
+    summary = summarise(col)
+    n_edited = sum(len(r.indices) for r in col.runs.values())
+    metrics: dict[str, Any] = {
+        "format": FORMAT, "version": VERSION,
+        "model": model_info(editor, checkpoint),
+        "adversary": {"checkpoint": None if adversary is None else str(adversary),
+                      "attributes": len(attacker.attributes)},
+        "data": {**(data or {}), "split": image_set.split, "n_images": len(image_set),
+                 "n_union": col.n_union, "per_attribute": per_attribute, "seed": seed},
+        **summary,
+        "obfuscation_available": bool(editor.can_obfuscate),
+        "obfuscation_message": None if editor.can_obfuscate else OBFUSCATION_UNAVAILABLE,
+        "fid_weights": None if weights is None else str(weights),
+        "throughput": {"images_edited": n_edited, "seconds": elapsed,
+                       "images_per_second": n_edited / elapsed if elapsed > 0 else None,
+                       "device": str(editor.device)},
+    }
+    fig_start = time.perf_counter()
+    figures = write_figures(col, out)
+    metrics["figures"] = [str(p.relative_to(out)) for p in figures]
+    metrics["seconds"]["figures"] = time.perf_counter() - fig_start
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    write_report(metrics, out / "report.md")
+    if log is not None:
+        log(f"wrote {out / 'report.md'}, {out / 'metrics.json'} and {len(figures)} figures")
+    return metrics
