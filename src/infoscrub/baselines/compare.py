@@ -270,10 +270,10 @@ def build_comparison(sources: list[str], path: str = "label_free") -> dict[str, 
     }
 
 
-def _value_cells(entry: dict[str, Any], fmt) -> list[str]:
+def _value_cells(entry: dict[str, Any], fmt, paper_digits: int = 1) -> list[str]:
     if entry["source"] == "paper":
         mean = entry["mean"]
-        return [_paper(v) for v in entry["values"]] + [DASH if mean is None else f"{mean:.1f}"]
+        return [_paper(v) for v in entry["values"]] + [DASH if mean is None else f"{mean:.{paper_digits}f}"]
     return [fmt(v) for v in entry["values"]] + [fmt(entry["mean"])]
 
 
@@ -308,7 +308,7 @@ def render_comparison(c: dict[str, Any]) -> str:
     if c["table_2"]:
         lines += ["## Table 2: ablation of the attribute classifier (Acc % after inversion, images the "
                   "adversary judged right before; lower is better)", ""]
-        body = [[e["row"]] + _value_cells(e, lambda v: _pct(v, 2)) for e in c["table_2"]]
+        body = [[e["row"]] + _value_cells(e, lambda v: _pct(v, 2), 2) for e in c["table_2"]]
         lines += _table(["Model"] + attrs + ["Mean"], body)
     lines += ["## Summary: privacy, utility, fidelity, FID", ""]
     body = []
