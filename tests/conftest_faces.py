@@ -2,7 +2,9 @@
 
 Not a conftest itself: the conftest.py files of tests/faces and tests/service and the
 top-level test modules import it. Models: the real ``infoscrub.inference`` untrained
-models when that module exists, else a tiny stand-in that follows the same interface.
+attacker; the editor is a stand-in with the same interface whose edit is visible (an
+untrained real generator starts as the identity, so it would change no pixel), except
+where a test asks for the real one.
 """
 
 from __future__ import annotations
@@ -65,10 +67,11 @@ def model_classes():
     return Editor, Attacker
 
 
-def make_scrubber(alignment: str = "celebahq", image_size: int = 128):
+def make_scrubber(alignment: str = "celebahq", image_size: int = 128, real_editor: bool = False):
     from infoscrub.scrubber import Scrubber
 
-    editor_cls, attacker_cls = model_classes()
+    real_cls, attacker_cls = model_classes()
+    editor_cls = real_cls if real_editor else FakeEditor
     editor = editor_cls.untrained(ATTRIBUTES, alignment=alignment, image_size=image_size)
     attacker = attacker_cls.untrained(ATTRIBUTES, image_size=image_size)
     return Scrubber(editor, attacker)

@@ -120,30 +120,34 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         except UnidentifiedImageError:
             raise NotAPhoto(f"{name} is not an image infoscrub can read") from None
         except Image.DecompressionBombError:
-            raise PhotoTooLarge(f"{name} has too many pixels (decompression bomb?)") from None
+            raise PhotoTooLarge(f"{name} has too many pixels (a decompression bomb?)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise NotAPhoto(f"{name} is not a readable image: {one_line(exc)}") from None
         if image.format not in WRITABLE_FORMATS:
             raise NotAPhoto(f"{name} is a {image.format} image; supported formats: "
-                                 f"{', '.join(WRITABLE_FORMATS)}")
+                            f"{', '.join(WRITABLE_FORMATS)}")
         width, height = image.size
         if width * height > max_pixels:
-            raise PhotoTooLarge(f"{name} is {width}x{height} = {width * height / 1e6:.0f} "
-                                 f"megapixels, over the limit of {max_pixels / 1e6:.0f}")
+            raise PhotoTooLarge(f"{name} has too many pixels ({width}x{height}; the limit is "
+                                f"{max_pixels / 1e6:g} megapixels)")
         if width == 0 or height == 0:
             raise NotAPhoto(f"{name} has no pixels")
         if getattr(image, "n_frames", 1) > 1:
             raise NotAPhoto(f"{name} has several frames (animation or multi-page); "
-                                 "only single images are supported")
+                            "only single images are supported")
+        fast = decode_whole_jpeg(data, image)
         try:
-            image.load()
+            if fast is None:
+                image.load()
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
         except Image.DecompressionBombError:
-            raise PhotoTooLarge(f"{name} has too many pixels (decompression bomb?)") from None
+            raise PhotoTooLarge(f"{name} has too many pixels (a decompression bomb?)") from None
         except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
             raise NotAPhoto(f"{name} is truncated or corrupt: {one_line(exc)}") from None
     icc = image.info.get("icc_profile") or None
-    if is_16bit_png(data):
+    if fast is not None:
+        rgb, alpha, grayscale = fast, None, False
+    elif is_16bit_png(data):
         rgb, alpha, grayscale = decode_16bit_png(data, name)
     else:
         rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
@@ -156,6 +160,22 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def decode_whole_jpeg(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """Colour JPEGs through OpenCV, about twice as fast as Pillow for 12-megapixel photos;
+    None (use Pillow) for anything else. OpenCV quietly grey-fills a truncated JPEG, so only
+    a file that ends with its end-of-image marker takes this path (Pillow, which refuses
+    truncated files, checks the rest)."""
+    if image.format != "JPEG" or image.mode != "RGB":
+        return None
+    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        return None
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation is applied later
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if bgr is None or (bgr.shape[1], bgr.shape[0]) != image.size:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def is_16bit_png(data: bytes) -> bool:

@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from infoscrub.attributes import resolve_attributes
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
-from infoscrub.faces.paste import DEFAULT_FEATHER, paste_change
+from infoscrub.faces.paste import DEFAULT_FEATHER, paste_changes
 from infoscrub.photo_io import Photo
 
 if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
@@ -57,8 +58,9 @@ def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
 class Scrubber:
     """Edits faces in photos with one loaded ``Editor`` and reports with an ``Attacker``.
 
-    Calls are serialised by a lock: the detector's nets and the models keep state while they
-    run, so one Scrubber can serve several threads safely (one request at a time)."""
+    Thread-safe: every call keeps its own state; the detector serialises its nets with its
+    own lock and the models run under ``_model_lock``, so two requests can overlap (one
+    detecting while the other is in the model), which is what two CPU cores can use."""
 
     def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
                  feather: float = DEFAULT_FEATHER, detector: Any | None = None):
@@ -67,16 +69,16 @@ class Scrubber:
         self.device = device
         self.feather = feather
         self.detector = detector  # None: the shared MTCNN
-        self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
              device: str = "cpu") -> "Scrubber":
         """The editor from ``path`` (None: bundled weights) and the attacker from
         ``attacker`` (None: the bundled one, or no privacy numbers if none is bundled)."""
-        from infoscrub.inference import Attacker, Editor
+        from infoscrub.inference import Attacker, load_editor
 
-        editor = Editor.load(path, device=device)
+        editor = load_editor(path, device=device)  # InfoScrub weights or a baseline
         try:
             judge = Attacker.load(attacker, device=device)
         except InfoscrubError:
@@ -111,12 +113,11 @@ class Scrubber:
         if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
             raise InfoscrubError(f"strength must be between 0 and 1, not {strength}")
         wanted = parse_face_indices(faces)
-        with self._lock:
-            return self._scrub_locked(photo, chosen, mode, strength, wanted, aligned)
+        return self._scrub(photo, chosen, mode, strength, wanted, aligned)
 
     # ------------------------------------------------------------------ the pipeline
 
-    def _scrub_locked(self, photo: Photo, chosen: list[str], mode: str, strength: float,
+    def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
                       wanted: list[int] | None, aligned: bool) -> tuple[Photo, dict]:
         size = int(self.editor.image_size)
         alignment = str(self.editor.alignment)
@@ -138,8 +139,7 @@ class Scrubber:
         selected = [i for i in range(len(found)) if wanted is None or i in wanted]
 
         clock = time.perf_counter()
-        pixels = photo.rgb_float()
-        crops = [warp_crop(pixels, m, size) for m in matrices]
+        crops = [self._crop(photo.rgb, m, size) for m in matrices]
         timings["align"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -147,16 +147,16 @@ class Scrubber:
         timings["model"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        output = pixels
-        for i, edited in zip(selected, edited_crops):
-            paste_change(output, crops[i], edited, matrices[i], feather)
-        result = photo.with_rgb(output) if selected else photo
+        result = photo
+        if selected:
+            edits = [(crops[i], e, matrices[i]) for i, e in zip(selected, edited_crops)]
+            result = replace(photo, rgb=paste_changes(photo.rgb, edits, feather))
         timings["paste"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         before = self._judge(crops)
-        after_pixels = result.rgb_float() if selected else pixels
-        after = self._judge([warp_crop(after_pixels, m, size) for m in matrices]) \
+        # "after" is judged on the face as it is in the output photo, seams and rounding in
+        after = self._judge([self._crop(result.rgb, m, size) for m in matrices]) \
             if selected else before
         timings["report"] = time.perf_counter() - clock
 
@@ -172,6 +172,12 @@ class Scrubber:
         }
         return result, report
 
+    @staticmethod
+    def _crop(pixels: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+        """The model-size crop as float [0, 1], cut straight from the integer photo."""
+        top = np.float32(1.0 / np.iinfo(pixels.dtype).max)
+        return warp_crop(pixels, matrix, size).astype(np.float32) * top
+
     def _edit(self, crops: list[np.ndarray], chosen: list[str], mode: str, strength: float
               ) -> list[np.ndarray]:
         if not crops:
@@ -179,7 +185,7 @@ class Scrubber:
         import torch
 
         out: list[np.ndarray] = []
-        with torch.inference_mode():
+        with self._model_lock, torch.inference_mode():
             for start in range(0, len(crops), FACE_BATCH):
                 batch = to_model(crops[start:start + FACE_BATCH], self.device)
                 edited = self.editor.edit(batch, chosen, mode=mode, strength=strength)
@@ -196,7 +202,7 @@ class Scrubber:
         size = int(getattr(self.attacker, "image_size", crops[0].shape[0]))
         names = list(self.attacker.attributes)
         rows: list[dict[str, float]] = []
-        with torch.inference_mode():
+        with self._model_lock, torch.inference_mode():
             for start in range(0, len(crops), FACE_BATCH):
                 batch = to_model(crops[start:start + FACE_BATCH], self.device)
                 if batch.shape[-1] != size:

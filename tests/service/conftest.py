@@ -1,5 +1,42 @@
+"""A real uvicorn server on 127.0.0.1 (free port, background thread) for the API tests."""
+
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 # tests/conftest_faces.py holds the helpers shared with the top-level photo tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    import uvicorn
+    from conftest_faces import make_scrubber
+
+    from infoscrub.service.app import ServiceLimits, create_app
+
+    limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_waiting=8)
+    app = create_app(make_scrubber(), limits)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -72,7 +72,8 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
         if path.is_dir():
             found = list_photos(path)
             if not found:
-                raise InfoscrubError(f"{path} holds no photos ({', '.join(sorted(PHOTO_SUFFIXES))})")
+                raise InfoscrubError(
+                    f"{path} holds no photos ({', '.join(sorted(PHOTO_SUFFIXES))})")
             sources.extend(found)
         elif path.is_file():
             sources.append(path)

@@ -26,8 +26,9 @@ P_NET_STRIDE = 2  # ... every 2 pixels of its input.
 @dataclass(frozen=True)
 class MtcnnSettings:
     min_face_size: float = 20.0  # pixels, at the resolution the detector runs on
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.9)  # P-, R-, O-Net face scores;
-    # O-Net at 0.9 rather than the paper's 0.7: a false face costs an edited patch of skin.
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.95)  # P-, R-, O-Net face scores;
+    # O-Net at 0.95 rather than the usual 0.7: spacesuit rings and patterned cloth score
+    # 0.85-0.92 and a false face means an edited patch and confusing face numbers.
     scale_factor: float = 0.709  # pyramid step, from the paper
     max_candidates: int = 2000  # cap on P-Net windows sent to R-Net (busy textures)
 
@@ -197,7 +198,8 @@ class Mtcnn:
         offsets, points, probs = self._run("onet", crop_patches(image, boxes, 48))
         scores = probs[:, 1]
         passed = scores > self.settings.thresholds[2]
-        boxes, scores, offsets, points = boxes[passed], scores[passed], offsets[passed], points[passed]
+        boxes, scores = boxes[passed], scores[passed]
+        offsets, points = offsets[passed], points[passed]
         if len(boxes) == 0:
             return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
         # Landmarks are fractions of the (rounded) box O-Net saw.

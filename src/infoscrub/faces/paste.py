@@ -62,3 +62,30 @@ def paste_change(photo: np.ndarray, original_crop: np.ndarray, edited_crop: np.n
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     photo[y1:y2, x1:x2, :3] += back.reshape(weight.shape + (-1,)) * weight[..., None]
     return photo
+
+
+def paste_changes(image: np.ndarray, edits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  feather: float = DEFAULT_FEATHER) -> np.ndarray:
+    """A copy of an integer (uint8/uint16) RGB image with every edit's change added.
+
+    ``edits`` holds (original crop, edited crop, matrix) with crops as float in [0, 1].
+    Only the region the crops cover is converted to float and back, so a 12-megapixel
+    photo with one face costs a few milliseconds outside the face."""
+    top = float(np.iinfo(image.dtype).max)
+    height, width = image.shape[:2]
+    footprints = [crop_footprint(m, crop.shape[0], height, width) for crop, _, m in edits]
+    footprints = [f for f in footprints if f is not None]
+    result = image.copy()
+    if not footprints:
+        return result
+    x1 = min(f[0] for f in footprints)
+    y1 = min(f[1] for f in footprints)
+    x2 = max(f[2] for f in footprints)
+    y2 = max(f[3] for f in footprints)
+    region = image[y1:y2, x1:x2, :3].astype(np.float32) * np.float32(1.0 / top)
+    # photo pixel -> region pixel is a shift; fold it into each matrix
+    shift = np.array([[1, 0, x1], [0, 1, y1], [0, 0, 1]], dtype=np.float64)
+    for original, edited, matrix in edits:
+        paste_change(region, original, edited, np.asarray(matrix, np.float64) @ shift, feather)
+    result[y1:y2, x1:x2, :3] = np.clip(region * top + 0.5, 0, top).astype(image.dtype)
+    return result

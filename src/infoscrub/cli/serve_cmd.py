@@ -1,0 +1,56 @@
+"""``infoscrub serve``: the web service and its page (loopback only unless told otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve", help="run the web service (POST /v1/scrub) and its page at /",
+        description="Serve POST /v1/scrub, GET /v1/attributes, GET /healthz and an upload "
+        "page at /. Listens on 127.0.0.1 by default: put a TLS proxy with authentication in "
+        "front before exposing it.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                       "127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--checkpoint", help="model weights (default: the bundled ones)")
+    serve.add_argument("--attacker", help="attacker weights for the report (default: bundled)")
+    serve.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    serve.add_argument("--max-upload-mb", type=float, default=25.0,
+                       help="largest accepted upload (default 25 MB)")
+    serve.add_argument("--max-megapixels", type=float, default=40.0,
+                       help="largest accepted photo (default 40 megapixels)")
+    serve.set_defaults(handler=run_serve)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from infoscrub.errors import InfoscrubError
+    from infoscrub.scrubber import Scrubber
+    from infoscrub.service.app import ServiceLimits, create_app
+
+    if not 0 < args.port < 65536:
+        raise InfoscrubError(f"--port must be 1-65535, not {args.port}")
+    if not is_loopback(args.host):
+        print(f"infoscrub: warning: listening on {args.host}, reachable from other machines; "
+              "the service has no authentication", file=sys.stderr)
+    limits = ServiceLimits(max_upload_bytes=int(args.max_upload_mb * 2**20),
+                           max_pixels=int(args.max_megapixels * 1e6))
+    scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
+    app = create_app(scrubber, limits)
+    print(f"infoscrub: serving on http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

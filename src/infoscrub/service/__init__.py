@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI): ``infoscrub.service.app.create_app``."""

@@ -1,0 +1,46 @@
+"""One end-to-end run of the upload page in a real (headless Debian) Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest_faces import encode, two_faces
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
+]
+
+
+def test_upload_shows_result_and_report(server_url: str, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    photo = tmp_path / "two.jpg"
+    photo.write_bytes(encode(two_faces(), "JPEG"))
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server_url}/")
+            page.wait_for_selector("input[name=attribute][value=Male]")
+            page.check("input[name=attribute][value=Male]")
+            page.check("input[name=mode][value=obfuscate]")
+            page.set_input_files("#photo", str(photo))
+            page.click("#submit")
+            page.wait_for_function(
+                "document.getElementById('after').naturalWidth > 0", timeout=60_000)
+            assert page.text_content("#status") == "Done."
+            size = page.evaluate("[document.getElementById('after').naturalWidth,"
+                                 " document.getElementById('after').naturalHeight]")
+            assert size == [1024, 512]
+            assert page.evaluate("document.getElementById('before').naturalWidth") == 1024
+            assert "2 face(s) found" in page.text_content("#report")
+            assert page.locator("#report table").count() == 2
+        finally:
+            browser.close()

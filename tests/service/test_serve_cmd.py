@@ -1,0 +1,45 @@
+"""``infoscrub serve`` wiring: arguments, loopback default, limits passed to the app."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from conftest_faces import make_scrubber
+
+from infoscrub.cli import serve_cmd
+from infoscrub.errors import InfoscrubError
+from infoscrub.scrubber import Scrubber
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    serve_cmd.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["serve", *argv])
+
+
+def test_defaults_are_loopback() -> None:
+    args = parse([])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+    assert serve_cmd.is_loopback("127.0.0.1") and serve_cmd.is_loopback("::1")
+    assert serve_cmd.is_loopback("localhost") and not serve_cmd.is_loopback("0.0.0.0")
+
+
+def test_runs_uvicorn_with_limits_and_warns_off_loopback(monkeypatch, capsys) -> None:
+    import uvicorn
+
+    calls = {}
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: make_scrubber()))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    args = parse(["--host", "0.0.0.0", "--port", "8123", "--max-upload-mb", "3"])
+    assert args.handler(args) == 0
+    assert calls["host"] == "0.0.0.0" and calls["port"] == 8123
+    paths = {route.path for route in calls["app"].routes}
+    assert {"/", "/healthz", "/v1/attributes", "/v1/scrub"} <= paths
+    assert "no authentication" in capsys.readouterr().err
+
+
+def test_bad_port_is_a_one_line_error() -> None:
+    args = parse(["--port", "70000"])
+    with pytest.raises(InfoscrubError, match="port"):
+        args.handler(args)
