@@ -18,6 +18,9 @@ from infoscrub.errors import InfoscrubError
 COMMAND_MODULES = [
     "infoscrub.cli.data_cmd",
     "infoscrub.cli.train_cmd",
+    "infoscrub.cli.scrub_cmd",
+    "infoscrub.cli.serve_cmd",
+    "infoscrub.cli.sweep_cmd",
 ]
 
 

@@ -85,6 +85,7 @@ def _resolve_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     import json
+    import os
     from pathlib import Path
 
     from infoscrub.config import config_to_dict
@@ -96,6 +97,6 @@ def run_train(args: argparse.Namespace) -> int:
     trainer: Trainer = args.trainer_spec
     train = getattr(importlib.import_module(trainer.module), trainer.function)
     record = train(cfg, Path(args.out), resume=args.resume)
-    if record:
+    if record and os.environ.get("RANK", "0") == "0":  # one summary line under torchrun
         print("final: " + json.dumps(record))
     return 0

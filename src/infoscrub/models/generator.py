@@ -20,6 +20,7 @@ class GeneratorConfig:
     max_channels: int = 512
     depth: int = 4  # number of 2x downsamplings (128 -> 8 at depth 4)
     code_levels: int = 2  # decoder levels, deepest first, that receive the code
+    identity_init: bool = True  # zero the residual head so G starts as the identity
 
 
 def _norm(channels: int) -> nn.Module:
@@ -88,8 +89,9 @@ class UNetEditor(nn.Module):
         self.to_residual = nn.Conv2d(chans[0], 3, 3, 1, 1)
         # Start as the identity (zero residual): reconstruction is right from step 0 and
         # the adversarial terms only have to learn the edit.
-        nn.init.zeros_(self.to_residual.weight)
-        nn.init.zeros_(self.to_residual.bias)
+        if cfg.identity_init:
+            nn.init.zeros_(self.to_residual.weight)
+            nn.init.zeros_(self.to_residual.bias)
 
     def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(feature maps from full resolution to the bottleneck, sensitive code a)."""
