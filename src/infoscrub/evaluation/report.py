@@ -64,10 +64,12 @@ def _num(v: float | None, digits: int = 2) -> str:
     return DASH if v is None else f"{v:.{digits}f}"
 
 
-def _paper(v: float | None) -> str:
-    """A paper number as printed (at least one decimal: 6.0, 5.69, 39.0)."""
+def _paper(v: float | None, digits: int | None = None) -> str:
+    """A paper number as printed (at least one decimal: 6.0, 5.69, 39.0), or fixed digits."""
     if v is None:
         return DASH
+    if digits is not None:
+        return f"{v:.{digits}f}"
     text = f"{v:g}"
     return text if "." in text or "e" in text else f"{v:.1f}"
 
@@ -103,8 +105,8 @@ def _inversion_table(m: dict[str, Any], subset: str, with_paper: bool) -> list[s
     per, mean = m["per_attribute"], m["mean"]
     header = ["Metric", "Method"] + attrs + ["Mean"]
     rows: list[list[str]] = []
-    ours = [("real", "Real (unedited)"), ("label_free", "Ours, label-free (photo path)"),
-            ("labelled", "Ours, labelled")]
+    ours = [("real", "Real (unedited)"), ("label_free", "This model, label-free (photo path)"),
+            ("labelled", "This model, labelled")]
     for metric in ("tpr", "tnr", "acc"):
         first = True
         for key, name in ours:
@@ -160,14 +162,15 @@ def _obfuscation_table(m: dict[str, Any]) -> list[str]:
         first_q = True
         for group, gname in (("positive", "Positive"), ("negative", "Negative")):
             first_g = True
-            for row, rname in (("real", "Real"), ("ours", "Ours"), ("gain", "Gain")):
+            for row, rname in (("real", "Real"), ("ours", "This model"), ("gain", "Gain")):
                 cells = [fmt(_get(per[a], "obfuscation", group, quantity, row)) for a in attrs]
                 cells.append(fmt(_get(mean, "obfuscation", group, quantity, row)))
                 rows.append([title if first_q else "", gname if first_g else "", rname] + cells)
                 first_q = first_g = False
                 vals = [P.paper_obfuscation(group, quantity, row.capitalize(), a) for a in attrs]
                 pm = _paper_mean(vals)
-                rows.append(["", "", f"Paper {rname}"] + [_paper(v) for v in vals]
+                digits = 2 if quantity == "entropy" else 1
+                rows.append(["", "", f"Paper {row.capitalize()}"] + [_paper(v, digits) for v in vals]
                             + [DASH if pm is None else (f"{pm:.2f}" if quantity == "entropy" else f"{pm:.1f}")])
     return _table(header, rows)
 
@@ -262,7 +265,8 @@ def render_report(m: dict[str, Any]) -> str:
     lines += _tradeoff_table(m)
     lines += ["## Obfuscation (paper Table 4 / A2)", ""]
     if m.get("obfuscation_available"):
-        lines += ["Adversary entropy and p(present) before (Real) and after (Ours) obfuscation, by "
+        lines += ["Adversary entropy and p(present) before (Real) and after (This model; the paper's "
+                  "'Ours') obfuscation, by "
                   "ground truth: Positive = the attribute is present. Gain: entropy ours - real; "
                   "probability: movement toward 0.5 (Table 4's convention; Table A2 prints the "
                   "Negative probability gain with a minus sign).", ""]
