@@ -20,7 +20,9 @@ COMMAND_MODULES = [
     "infoscrub.cli.train_cmd",
     "infoscrub.cli.scrub_cmd",
     "infoscrub.cli.serve_cmd",
+    "infoscrub.cli.evaluate_cmd",
     "infoscrub.cli.sweep_cmd",
+    "infoscrub.cli.compare_cmd",
 ]
 
 
