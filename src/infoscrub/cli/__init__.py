@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except InfoscrubError as exc:
         print(f"infoscrub: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("infoscrub: interrupted", file=sys.stderr)
         return 130
