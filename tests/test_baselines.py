@@ -26,6 +26,8 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.inference import load_editor
 from infoscrub.models import count_parameters
 from infoscrub.training.checkpoint import load_checkpoint
+from interrupt import train_until
+from synthetic import make_celeba_folder
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -38,59 +40,13 @@ ICGAN_TINY = COMMON + ["model.z_dim=8", "model.g_conv_dim=8", "model.d_conv_dim=
                        "model.e_hidden=16"]
 
 
-def _make_folder(root: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path:
-    try:
-        from synthetic import make_celeba_folder
-    except ImportError:  # the shared helper is not there yet: a minimal CelebA-HQ-layout folder
-        return _private_celeba_folder(root, n, size, seed)
-    return make_celeba_folder(root, n=n, size=size, seed=seed)
-
-
-def _private_celeba_folder(root: Path, n: int, size: int, seed: int) -> Path:
-    from PIL import Image
-
-    from infoscrub.attributes import CELEBA_ATTRIBUTES
-
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    names = [f"{i + 1:05d}.jpg" for i in range(n)]
-    rows = []
-    for name in names:
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / "images" / name)
-        rows.append(name + " " + " ".join(str(v) for v in rng.choice([-1, 1], len(CELEBA_ATTRIBUTES))))
-    (root / "list_attr_celeba.txt").write_text(f"{n}\n{' '.join(CELEBA_ATTRIBUTES)}\n" + "\n".join(rows) + "\n")
-    (root / "list_eval_partition.txt").write_text(
-        "\n".join(f"{name} {0 if i < n - 4 else 2}" for i, name in enumerate(names)) + "\n")
-    return root
-
-
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("celeba") / "d", n=24, size=32)
+    return make_celeba_folder(tmp_path_factory.mktemp("celeba") / "d", n=24, size=32)
 
 
 def read_metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def _train_until(train, cfg, out: Path, stop_after: int) -> None:
-    """Run the real trainer and stop it right after its checkpoint at ``stop_after``."""
-    from infoscrub.training import loop
-
-    original = loop.save_run_state
-
-    def save_then_stop(task, ctx, config, out_dir, step):
-        original(task, ctx, config, out_dir, step)
-        if step == stop_after:
-            raise KeyboardInterrupt
-
-    loop.save_run_state = save_then_stop
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg, out)
-    finally:
-        loop.save_run_state = original
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == stop_after
 
 
 # ---------------------------------------------------------------- architectures
@@ -213,7 +169,7 @@ def test_stargan_resume_is_exact(tmp_path, data_root):
     cfg = apply_overrides(StarGANConfig(), STARGAN_TINY + [f"data.path={data_root}", "run.steps=10",
                                                            "run.checkpoint_every=5"])
     train_stargan(cfg, tmp_path / "straight")
-    _train_until(train_stargan, cfg, tmp_path / "resumed", stop_after=5)
+    train_until(train_stargan, cfg, tmp_path / "resumed", stop_after=5)
     train_stargan(cfg, tmp_path / "resumed", resume=True)
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [m["step"] for m in b] == list(range(1, 11))
@@ -235,7 +191,7 @@ def test_icgan_tiny_run_stages_and_edits(tmp_path, data_root):
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt", "icgan")
     assert set(state["models"]) == {"generator", "discriminator", "encoder_z", "encoder_y"}
     # the cGAN is frozen during the encoder phase: G's weights at step 5 and 10 are equal
-    _train_until(train_icgan, cfg, tmp_path / "half", stop_after=5)
+    train_until(train_icgan, cfg, tmp_path / "half", stop_after=5)
     half = load_checkpoint(tmp_path / "half" / "checkpoint.pt", "icgan")
     for key, value in half["models"]["generator"].items():
         if value.is_floating_point() and "running" not in key:
@@ -252,7 +208,7 @@ def test_icgan_resume_is_exact_across_the_phase_boundary(tmp_path, data_root):
     cfg = apply_overrides(IcGANConfig(), ICGAN_TINY + [f"data.path={data_root}", "run.steps=8",
                                                        "gan_fraction=0.5", "run.checkpoint_every=3"])
     train_icgan(cfg, tmp_path / "straight")
-    _train_until(train_icgan, cfg, tmp_path / "resumed", stop_after=3)
+    train_until(train_icgan, cfg, tmp_path / "resumed", stop_after=3)
     train_icgan(cfg, tmp_path / "resumed", resume=True)
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [m["step"] for m in b] == list(range(1, 9))

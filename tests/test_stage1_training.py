@@ -14,6 +14,7 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Editor
 from infoscrub.training.checkpoint import load_checkpoint
 from infoscrub.training.stage1 import Stage1Config, sample_inversion_masks, train_stage1
+from interrupt import train_until
 from synthetic import make_celeba_folder
 
 TINY = ["generator.width=8", "generator.max_channels=16", "discriminator.width=8",
@@ -76,33 +77,13 @@ def test_ablations_train(tmp_path, data_root, variant):
 def test_resume_is_exact(tmp_path, data_root):
     cfg = tiny_config(data_root, "run.steps=6", "run.checkpoint_every=3")
     train_stage1(cfg, tmp_path / "straight")
-    _train_until(cfg, tmp_path / "resumed", stop_after=3)
+    train_until(train_stage1, cfg, tmp_path / "resumed", stop_after=3)
     train_stage1(cfg, tmp_path / "resumed", resume=True)
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [m["step"] for m in b] == [1, 2, 3, 4, 5, 6]
     for key in ("g_loss", "d_loss", "g_rec", "g_bi", "g_cycle"):
         assert a[3][key] == b[3][key], key  # the first step after the resume
         assert a[5][key] == b[5][key], key
-
-
-def _train_until(cfg: Stage1Config, out: Path, stop_after: int) -> None:
-    """Run the real trainer and kill it right after its checkpoint at ``stop_after``."""
-    from infoscrub.training import loop
-
-    original = loop.save_run_state
-
-    def save_then_stop(task, ctx, config, out_dir, step):
-        original(task, ctx, config, out_dir, step)
-        if step == stop_after:
-            raise KeyboardInterrupt
-
-    loop.save_run_state = save_then_stop
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train_stage1(cfg, out)
-    finally:
-        loop.save_run_state = original
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == stop_after
 
 
 def test_resume_refuses_a_changed_model(tmp_path, data_root):

@@ -14,6 +14,7 @@ from infoscrub.models import MixerConfig, ObfuscationMixer, mix
 from infoscrub.training.checkpoint import load_checkpoint
 from infoscrub.training.stage1 import Stage1Config, train_stage1
 from infoscrub.training.stage2 import Stage2Config, train_stage2
+from interrupt import train_until
 from synthetic import make_celeba_folder
 
 torch.set_num_threads(2)
@@ -89,23 +90,9 @@ def test_tiny_run_trains_only_the_mixer_and_loads_as_an_obfuscating_editor(tmp_p
 
 
 def test_resume_is_exact(tmp_path, stage1_ckpt):
-    from infoscrub.training import loop
-
     cfg = lambda: tiny(stage1_ckpt, "run.steps=4", "run.checkpoint_every=2")  # noqa: E731
     train_stage2(cfg(), tmp_path / "straight")
-    original = loop.save_run_state
-
-    def save_then_stop(task, ctx, config, out_dir, step):
-        original(task, ctx, config, out_dir, step)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    loop.save_run_state = save_then_stop
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train_stage2(cfg(), tmp_path / "resumed")
-    finally:
-        loop.save_run_state = original
+    train_until(train_stage2, cfg(), tmp_path / "resumed", stop_after=2)
     train_stage2(cfg(), tmp_path / "resumed", resume=True)
     a, b = metrics(tmp_path / "straight"), metrics(tmp_path / "resumed")
     assert [m["step"] for m in b] == [1, 2, 3, 4]

@@ -26,6 +26,7 @@ from typing import Any
 
 from infoscrub.attributes import DEFAULT_ATTRIBUTES
 from infoscrub.errors import InfoscrubError
+from infoscrub.evaluation.report import metric_at
 
 DASH = "–"
 EDIT_PATHS = ("label_free", "labelled")
@@ -127,14 +128,6 @@ def load_evaluations(sources: list[str]) -> list[Evaluated]:
     return rows
 
 
-def _get(d: Any, *keys: str) -> Any:
-    for k in keys:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(k)
-    return d
-
-
 def _mean(values: list[float | None]) -> float | None:
     if not values or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
         return None
@@ -176,10 +169,10 @@ def protocol_differences(rows: list[Evaluated]) -> list[str]:
     """Protocol settings that differ between the compared evaluations."""
     notes = []
     for keys in PROTOCOL_KEYS:
-        values = {json.dumps(_get(r.metrics, *keys)) for r in rows}
+        values = {json.dumps(metric_at(r.metrics, *keys)) for r in rows}
         if len(values) > 1:
             notes.append(f"{'.'.join(keys)} differs: " + ", ".join(
-                f"{r.name}: {_get(r.metrics, *keys)}" for r in rows))
+                f"{r.name}: {metric_at(r.metrics, *keys)}" for r in rows))
     return notes
 
 
@@ -191,13 +184,13 @@ def inversion_table(rows: list[Evaluated], attrs: list[str], path: str, subset: 
     table: dict[str, Any] = {}
     for metric, _ in METRICS:
         entries = []
-        real = [_get(rows[0].metrics, "per_attribute", a, "inversion", "real", subset, metric) for a in attrs]
+        real = [metric_at(rows[0].metrics, "per_attribute", a, "inversion", "real", subset, metric) for a in attrs]
         for r in rows[1:]:  # Real comes from the first run that has the attribute
-            real = [v if v is not None else _get(r.metrics, "per_attribute", a, "inversion", "real", subset, metric)
+            real = [v if v is not None else metric_at(r.metrics, "per_attribute", a, "inversion", "real", subset, metric)
                     for v, a in zip(real, attrs)]
         entries.append({"row": "Real", "source": "measured", "values": real, "mean": _mean(real)})
         for r in rows:
-            vals = [_get(r.metrics, "per_attribute", a, "inversion", path, subset, metric) for a in attrs]
+            vals = [metric_at(r.metrics, "per_attribute", a, "inversion", path, subset, metric) for a in attrs]
             entries.append({"row": r.name, "source": "measured", "values": vals, "mean": _mean(vals)})
         if with_paper:
             for method in ("IcGAN", "StarGAN", "InfoScrub"):
@@ -219,7 +212,7 @@ def ablation_table(rows: list[Evaluated], attrs: list[str], path: str) -> list[d
     for variant in ("d_attr", "d_attr_at", "bidirectional"):
         for r in variants:
             if r.variant == variant:
-                vals = [_get(r.metrics, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs]
+                vals = [metric_at(r.metrics, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs]
                 entries.append({"row": r.name, "variant": variant, "source": "measured", "values": vals,
                                 "mean": _mean(vals)})
     for variant, name in (("d_attr", "Paper: D_attr"), ("d_attr_at", "Paper: D_attr + AT"),
@@ -235,17 +228,17 @@ def summary_table(rows: list[Evaluated], attrs: list[str], path: str) -> list[di
     out = []
     for r in rows:
         m = r.metrics
-        privacy = _mean([_get(m, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs
+        privacy = _mean([metric_at(m, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs
                          if a in m["attributes"]])
-        privacy_all = _mean([_get(m, "per_attribute", a, "inversion", path, "all", "acc") for a in attrs
+        privacy_all = _mean([metric_at(m, "per_attribute", a, "inversion", path, "all", "acc") for a in attrs
                              if a in m["attributes"]])
         out.append({
-            "row": r.name, "kind": _get(m, "model", "kind"), "variant": _get(m, "model", "variant"),
-            "steps": _get(m, "model", "steps"), "privacy": privacy, "privacy_all": privacy_all,
-            "utility": _get(m, "mean", "utility", path),
-            "l1": _get(m, "mean", "fidelity", path, "l1"), "psnr": _get(m, "mean", "fidelity", path, "psnr"),
+            "row": r.name, "kind": metric_at(m, "model", "kind"), "variant": metric_at(m, "model", "variant"),
+            "steps": metric_at(m, "model", "steps"), "privacy": privacy, "privacy_all": privacy_all,
+            "utility": metric_at(m, "mean", "utility", path),
+            "l1": metric_at(m, "mean", "fidelity", path, "l1"), "psnr": metric_at(m, "mean", "fidelity", path, "psnr"),
             "fid": m.get("fid") if path == "label_free" else None,
-            "fid_images": _get(m, "fid_info", "n_edited"),
+            "fid_images": metric_at(m, "fid_info", "n_edited"),
             "paper_fid": P.PAPER_FID.get(r.method) if r.method else None,
             "source": str(r.source),
         })
@@ -259,11 +252,11 @@ def build_comparison(sources: list[str], path: str = "label_free") -> dict[str, 
     attrs = column_attributes(rows)
     return {
         "format": "infoscrub-comparison", "version": 1, "path": path, "attributes": attrs,
-        "runs": [{"name": r.name, "source": str(r.source), "kind": _get(r.metrics, "model", "kind"),
-                  "variant": _get(r.metrics, "model", "variant"), "checkpoint": _get(r.metrics, "model", "checkpoint")}
+        "runs": [{"name": r.name, "source": str(r.source), "kind": metric_at(r.metrics, "model", "kind"),
+                  "variant": metric_at(r.metrics, "model", "variant"), "checkpoint": metric_at(r.metrics, "model", "checkpoint")}
                  for r in rows],
         "protocol_differences": protocol_differences(rows),
-        "protocol": {".".join(k): _get(rows[0].metrics, *k) for k in PROTOCOL_KEYS},
+        "protocol": {".".join(k): metric_at(rows[0].metrics, *k) for k in PROTOCOL_KEYS},
         "table_a1": {subset: inversion_table(rows, attrs, path, subset, subset == "correct") for subset in SUBSETS},
         "table_2": ablation_table(rows, attrs, path),
         "summary": summary_table(rows, attrs, path),

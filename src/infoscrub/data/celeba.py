@@ -57,14 +57,18 @@ def find_image_dir(root: Path, override: str | Path | None = None) -> Path:
     )
 
 
-def parse_attr_file(path: Path) -> tuple[list[str], list[str], np.ndarray]:
-    """Parse ``list_attr_celeba.txt``: count line, names line, then ``NAME v1 .. vK`` (+1/-1)."""
+def read_text_lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text().splitlines()
+        return path.read_text().splitlines()
     except OSError as exc:
         raise InfoscrubError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InfoscrubError(f"{path} is not a text file") from None
+
+
+def parse_attr_file(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """Parse ``list_attr_celeba.txt``: count line, names line, then ``NAME v1 .. vK`` (+1/-1)."""
+    lines = read_text_lines(path)
     if len(lines) < 2:
         raise InfoscrubError(f"{path}: malformed, expected a count line and a names line")
     try:
@@ -97,12 +101,7 @@ def parse_attr_file(path: Path) -> tuple[list[str], list[str], np.ndarray]:
 
 
 def parse_partition_file(path: Path) -> dict[str, int]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise InfoscrubError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InfoscrubError(f"{path} is not a text file") from None
+    lines = read_text_lines(path)
     partitions: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():

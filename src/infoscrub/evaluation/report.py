@@ -78,7 +78,8 @@ def _paper_mean(values: list[float | None]) -> float | None:
     return None if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
-def _get(d: Any, *keys: str) -> Any:
+def metric_at(d: Any, *keys: str) -> Any:
+    """The value at ``keys`` in nested metrics dicts, or None where any level is missing."""
     for k in keys:
         if not isinstance(d, dict):
             return None
@@ -112,8 +113,8 @@ def _inversion_table(m: dict[str, Any], subset: str, with_paper: bool) -> list[s
         for key, name in ours:
             if key != "real" and key not in m["paths"]:
                 continue
-            cells = [_pct(_get(per[a], "inversion", key, subset, metric)) for a in attrs]
-            cells.append(_pct(_get(mean, "inversion", key, subset, metric)))
+            cells = [_pct(metric_at(per[a], "inversion", key, subset, metric)) for a in attrs]
+            cells.append(_pct(metric_at(mean, "inversion", key, subset, metric)))
             rows.append([f"{metric.upper() if metric != 'acc' else 'Acc'} (%)" if first else "", name] + cells)
             first = False
         if with_paper:
@@ -121,7 +122,7 @@ def _inversion_table(m: dict[str, Any], subset: str, with_paper: bool) -> list[s
                 vals = [P.paper_inversion(metric, method, a) for a in attrs]
                 rows.append(["", f"Paper: {method}"] + [_paper(v) for v in vals]
                             + [_num(_paper_mean(vals), 1) if _paper_mean(vals) is not None else DASH])
-    counts = [f"{_get(per[a], 'inversion', 'real', subset, 'n_pos')}/{_get(per[a], 'inversion', 'real', subset, 'n_neg')}"
+    counts = [f"{metric_at(per[a], 'inversion', 'real', subset, 'n_pos')}/{metric_at(per[a], 'inversion', 'real', subset, 'n_neg')}"
               for a in attrs]
     rows.append(["n (pos/neg)", ""] + counts + [""])
     return _table(header, rows)
@@ -138,9 +139,9 @@ def _ablation_table(m: dict[str, Any]) -> list[str]:
         vals = [P.PAPER_TABLE_2[variant].get(a) for a in attrs]
         mean = _paper_mean(vals)
         rows.append([name] + [_paper(v) for v in vals] + [DASH if mean is None else f"{mean:.2f}"])
-    ours = [_get(per[a], "inversion", "label_free", "correct", "acc") for a in attrs]
+    ours = [metric_at(per[a], "inversion", "label_free", "correct", "acc") for a in attrs]
     rows.append([model_label(m) + ", label-free"] + [_pct(v, 2) for v in ours]
-                + [_pct(_get(m["mean"], "inversion", "label_free", "correct", "acc"), 2)])
+                + [_pct(metric_at(m["mean"], "inversion", "label_free", "correct", "acc"), 2)])
     return _table(header, rows)
 
 
@@ -163,8 +164,8 @@ def _obfuscation_table(m: dict[str, Any]) -> list[str]:
         for group, gname in (("positive", "Positive"), ("negative", "Negative")):
             first_g = True
             for row, rname in (("real", "Real"), ("ours", "This model"), ("gain", "Gain")):
-                cells = [fmt(_get(per[a], "obfuscation", group, quantity, row)) for a in attrs]
-                cells.append(fmt(_get(mean, "obfuscation", group, quantity, row)))
+                cells = [fmt(metric_at(per[a], "obfuscation", group, quantity, row)) for a in attrs]
+                cells.append(fmt(metric_at(mean, "obfuscation", group, quantity, row)))
                 rows.append([title if first_q else "", gname if first_g else "", rname] + cells)
                 first_q = first_g = False
                 vals = [P.paper_obfuscation(group, quantity, row.capitalize(), a) for a in attrs]
@@ -184,8 +185,8 @@ def _utility_table(m: dict[str, Any]) -> list[str]:
                       ("labelled", "Inverted, labelled"), ("obfuscated", "Obfuscated")):
         if key != "real" and key not in m["paths"]:
             continue
-        rows.append([name] + [_pct(_get(per[a], "utility", key)) for a in attrs]
-                    + [_pct(_get(mean, "utility", key))])
+        rows.append([name] + [_pct(metric_at(per[a], "utility", key)) for a in attrs]
+                    + [_pct(metric_at(mean, "utility", key))])
     return _table(header, rows)
 
 
@@ -197,9 +198,9 @@ def _fidelity_table(m: dict[str, Any]) -> list[str]:
     for metric, name, digits in (("l1", "L1 ([-1,1])", 4), ("psnr", "PSNR (dB)", 2)):
         first = True
         for key in m["paths"]:
-            rows.append([name if first else "", key] + [_num(_get(per[a], "fidelity", key, metric), digits)
+            rows.append([name if first else "", key] + [_num(metric_at(per[a], "fidelity", key, metric), digits)
                                                           for a in attrs]
-                        + [_num(_get(mean, "fidelity", key, metric), digits)])
+                        + [_num(metric_at(mean, "fidelity", key, metric), digits)])
             first = False
     return _table(header, rows)
 
@@ -208,10 +209,10 @@ def _adversary_table(m: dict[str, Any]) -> list[str]:
     attrs = m["attributes"]
     per = m["per_attribute"]
     header = ["Quantity"] + attrs
-    rows = [["Adversary accuracy, unedited (%)"] + [_pct(_get(per[a], "adversary", "accuracy")) for a in attrs],
-            ["Adversary ECE, unedited"] + [_num(_get(per[a], "adversary", "ece"), 3) for a in attrs],
-            ["Adversary right before editing (n)"] + [str(_get(per[a], "inversion", "n_correct")) for a in attrs],
-            ["Editor's code reads the label right (%)"] + [_pct(_get(per[a], "code_accuracy")) for a in attrs]]
+    rows = [["Adversary accuracy, unedited (%)"] + [_pct(metric_at(per[a], "adversary", "accuracy")) for a in attrs],
+            ["Adversary ECE, unedited"] + [_num(metric_at(per[a], "adversary", "ece"), 3) for a in attrs],
+            ["Adversary right before editing (n)"] + [str(metric_at(per[a], "inversion", "n_correct")) for a in attrs],
+            ["Editor's code reads the label right (%)"] + [_pct(metric_at(per[a], "code_accuracy")) for a in attrs]]
     return _table(header, rows)
 
 
@@ -222,33 +223,33 @@ def render_report(m: dict[str, Any]) -> str:
               f"{model.get('variant') or DASH}, step {model.get('steps') if model.get('steps') is not None else DASH}, "
               f"{len(model.get('attributes', []))} attributes, {model.get('alignment')} alignment, "
               f"{model.get('image_size')}px",
-              f"- Adversary: `{_get(m, 'adversary', 'checkpoint')}`",
+              f"- Adversary: `{metric_at(m, 'adversary', 'checkpoint')}`",
               f"- Data: `{data.get('root')}`, split {data.get('split')} ({data.get('n_images')} images); "
               f"balanced subsets of at most {data.get('per_attribute') or 'all'} per class, seed "
               f"{data.get('seed')}; {data.get('n_union')} distinct images judged",
-              f"- Throughput: {_num(_get(m, 'throughput', 'images_per_second'), 1)} edited images/s on "
-              f"{_get(m, 'throughput', 'device')}", ""]
+              f"- Throughput: {_num(metric_at(m, 'throughput', 'images_per_second'), 1)} edited images/s on "
+              f"{metric_at(m, 'throughput', 'device')}", ""]
     lines += ["## Summary", ""]
-    ent = _get(m, "mean", "obfuscation", "all", "entropy")
+    ent = metric_at(m, "mean", "obfuscation", "all", "entropy")
     lines += [f"- Privacy (mean adversary accuracy on the inverted attribute, label-free, images it got "
               f"right before; paper Table 3 sense, lower is better): **{_num(m.get('privacy'), 3)}** "
               f"(whole balanced subsets: {_num(m.get('privacy_all'), 3)})",
               f"- Utility (mean adversary accuracy on the attributes not edited, after label-free "
               f"inversion): **{_num(m.get('utility'), 3)}** (unedited: "
-              f"{_num(_get(m, 'mean', 'utility', 'real'), 3)})"]
+              f"{_num(metric_at(m, 'mean', 'utility', 'real'), 3)})"]
     if m.get("obfuscation_available") and ent:
         lines.append(f"- Obfuscation: mean entropy {_num(ent.get('real'))} -> {_num(ent.get('ours'))} bits "
                      f"(paper: 0.20 -> 0.81)")
     else:
         lines.append(f"- {m.get('obfuscation_message') or 'Obfuscation not evaluated.'}")
     if m.get("fid") is None:
-        lines.append(f"- {_get(m, 'fid_info', 'message') or FID_SKIPPED}")
+        lines.append(f"- {metric_at(m, 'fid_info', 'message') or FID_SKIPPED}")
     else:
         extra = ""
-        if _get(m, "fid_info", "obfuscated") is not None:
-            extra = f"; obfuscated: {_num(_get(m, 'fid_info', 'obfuscated'))}"
-        lines.append(f"- FID (label-free inversions vs real test images, {_get(m, 'fid_info', 'n_edited')} vs "
-                     f"{_get(m, 'fid_info', 'n_real')} images): **{_num(m['fid'])}**{extra} (paper, 50,000 "
+        if metric_at(m, "fid_info", "obfuscated") is not None:
+            extra = f"; obfuscated: {_num(metric_at(m, 'fid_info', 'obfuscated'))}"
+        lines.append(f"- FID (label-free inversions vs real test images, {metric_at(m, 'fid_info', 'n_edited')} vs "
+                     f"{metric_at(m, 'fid_info', 'n_real')} images): **{_num(m['fid'])}**{extra} (paper, 50,000 "
                      f"images: InfoScrub {P.PAPER_FID['InfoScrub']}, StarGAN {P.PAPER_FID['StarGAN']}; FID "
                      "from fewer images is biased upward)")
     lines.append("")
@@ -279,11 +280,11 @@ def render_report(m: dict[str, Any]) -> str:
     lines += _fidelity_table(m)
     lines += ["## FID", ""]
     if m.get("fid") is None:
-        lines += [_get(m, "fid_info", "message") or FID_SKIPPED, ""]
+        lines += [metric_at(m, "fid_info", "message") or FID_SKIPPED, ""]
     else:
         lines += [f"FID label-free inversions vs real: {_num(m['fid'])}; obfuscations vs real: "
-                  f"{_num(_get(m, 'fid_info', 'obfuscated'))} ({_get(m, 'fid_info', 'n_edited')} edited, "
-                  f"{_get(m, 'fid_info', 'n_real')} real images; weights `{m.get('fid_weights')}`).", ""]
+                  f"{_num(metric_at(m, 'fid_info', 'obfuscated'))} ({metric_at(m, 'fid_info', 'n_edited')} edited, "
+                  f"{metric_at(m, 'fid_info', 'n_real')} real images; weights `{m.get('fid_weights')}`).", ""]
     lines += ["## The adversary and the editor on unedited images", ""]
     lines += _adversary_table(m)
     figures = m.get("figures") or []
