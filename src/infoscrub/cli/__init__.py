@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "infoscrub.cli.evaluate_cmd",
     "infoscrub.cli.sweep_cmd",
     "infoscrub.cli.compare_cmd",
+    "infoscrub.cli.toy_cmd",
 ]
 
 
