@@ -14,7 +14,7 @@ from PIL import Image, ImageCms
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import (NotAPhoto, PhotoTooLarge, decode_photo, encode_photo,
-                                read_photo, write_photo)
+                                NEW_FILE_MODE, read_photo, write_photo)
 
 
 def pattern(width: int = 40, height: int = 24) -> np.ndarray:
@@ -257,3 +257,9 @@ def test_write_never_replaces_without_force(tmp_path: Path) -> None:
     write_photo(photo, target, force=True)
     np.testing.assert_array_equal(np.asarray(Image.open(target)), pattern())
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary left behind
+
+
+def test_written_photo_gets_ordinary_file_permissions(tmp_path: Path) -> None:
+    photo = decode_photo(save(pattern(), "PNG"))
+    target = write_photo(photo, tmp_path / "out.png")
+    assert target.stat().st_mode & 0o777 == NEW_FILE_MODE

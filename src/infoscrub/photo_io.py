@@ -331,6 +331,16 @@ def encode_16bit_png(photo: Photo) -> bytes:
     return data
 
 
+def _process_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, before any threads
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; an output photo gets the permissions any new file would get.
+NEW_FILE_MODE = 0o666 & ~_process_umask()
+
+
 def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False) -> Path:
     """Write ``data`` to ``destination`` via a temporary file in the same folder.
 
@@ -349,6 +359,7 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, NEW_FILE_MODE)
         if force:
             os.replace(temporary, destination)
         else:
