@@ -12,7 +12,6 @@ measured on the face as it appears in the *output* photo.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -58,9 +57,9 @@ def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
 class Scrubber:
     """Edits faces in photos with one loaded ``Editor`` and reports with an ``Attacker``.
 
-    Thread-safe: every call keeps its own state; the detector serialises its nets with its
-    own lock and the models run under ``_model_lock``, so two requests can overlap (one
-    detecting while the other is in the model), which is what two CPU cores can use."""
+    Thread-safe: every call keeps its own state; the detector serialises its OpenCV nets
+    with its own lock, and the models are pure forward passes under inference mode (no
+    state is written), so concurrent requests run them side by side on separate cores."""
 
     def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
                  feather: float = DEFAULT_FEATHER, detector: Any | None = None):
@@ -69,7 +68,6 @@ class Scrubber:
         self.device = device
         self.feather = feather
         self.detector = detector  # None: the shared MTCNN
-        self._model_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
@@ -185,7 +183,7 @@ class Scrubber:
         import torch
 
         out: list[np.ndarray] = []
-        with self._model_lock, torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, len(crops), FACE_BATCH):
                 batch = to_model(crops[start:start + FACE_BATCH], self.device)
                 edited = self.editor.edit(batch, chosen, mode=mode, strength=strength)
@@ -202,7 +200,7 @@ class Scrubber:
         size = int(getattr(self.attacker, "image_size", crops[0].shape[0]))
         names = list(self.attacker.attributes)
         rows: list[dict[str, float]] = []
-        with self._model_lock, torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, len(crops), FACE_BATCH):
                 batch = to_model(crops[start:start + FACE_BATCH], self.device)
                 if batch.shape[-1] != size:
