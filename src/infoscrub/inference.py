@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from infoscrub.attributes import resolve_attributes
@@ -23,7 +22,7 @@ from infoscrub.config import config_from_dict
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import load_checkpoint, load_module_state
+from infoscrub.training.checkpoint import atomic_safetensors_save, load_checkpoint, load_module_state
 
 WEIGHTS_FORMAT = "infoscrub-weights"
 MODES = ("invert", "obfuscate")
@@ -83,8 +82,7 @@ def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path
                 value = value.half()
             tensors[f"{net}.{key}"] = value.contiguous()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata={"format": WEIGHTS_FORMAT, "info": json.dumps(info)})
+    atomic_safetensors_save(tensors, {"format": WEIGHTS_FORMAT, "info": json.dumps(info)}, out)
     return out
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "infoscrub.cli.sweep_cmd",
     "infoscrub.cli.compare_cmd",
     "infoscrub.cli.toy_cmd",
+    "infoscrub.cli.export_cmd",
 ]
 
 

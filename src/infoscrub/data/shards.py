@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from infoscrub.data.celeba import read_celeba_folder
 from infoscrub.data.conventions import check_alignment, detect_alignment, prepare_image
 from infoscrub.data.images import decode_rgb, parallel_map, read_bytes
 from infoscrub.errors import InfoscrubError
+from infoscrub.training.checkpoint import atomic_safetensors_save
 
 MANIFEST = "manifest.json"
 FORMAT = "infoscrub-shards"
@@ -51,18 +50,6 @@ def _encode_face(path: Path, alignment: str, size: int, quality: int) -> bytes:
     buffer = io.BytesIO()
     face.save(buffer, format="JPEG", quality=quality, subsampling=0)
     return buffer.getvalue()
-
-
-def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are ordinary data files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def pack_split(
@@ -111,7 +98,7 @@ def pack_split(
             "offsets": torch.from_numpy(offsets),
             "labels": torch.from_numpy(index.labels[part]),
         }
-        _atomic_save(tensors, metadata, out / name)
+        atomic_safetensors_save(tensors, metadata, out / name)
         shards.append({"file": name, "count": int(len(part)), "bytes": (out / name).stat().st_size})
         start = end
     manifest = {

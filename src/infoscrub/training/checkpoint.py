@@ -64,6 +64,24 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
         raise
 
 
+def atomic_safetensors_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
+                            path: str | Path) -> None:
+    """safetensors file written to a temp name in the same folder, then renamed."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary data files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_checkpoint(path: str | Path, *, kind: str, config: dict[str, Any], attributes: list[str],
                     alignment: str, image_size: int, step: int, models: dict[str, nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer] | None = None,
