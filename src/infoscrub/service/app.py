@@ -33,7 +33,7 @@ from infoscrub.scrubber import MODES, Scrubber
 class ServiceLimits:
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
-    workers: int = 2  # requests in the pipeline at once (one detecting, one in the model)
+    workers: int = 2  # requests in the pipeline at once (one per core on the 2-core target)
     max_waiting: int = 8  # requests queued behind those; more get 503
     wait_timeout_s: float = 120.0
 
