@@ -19,13 +19,18 @@ from torch import nn
 
 from infoscrub.attributes import resolve_attributes
 from infoscrub.config import config_from_dict
+from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: public API)
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import atomic_safetensors_save, load_checkpoint, load_module_state
+from infoscrub.training.checkpoint import (
+    atomic_safetensors_save,
+    checkpoint_info,
+    load_checkpoint,
+    load_module_state,
+)
 
 WEIGHTS_FORMAT = "infoscrub-weights"
-MODES = ("invert", "obfuscate")
 
 
 def bundled_weights(name: str) -> Path:
@@ -67,8 +72,7 @@ def _read_any(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any],
             raise InfoscrubError(f"{path} holds {info.get('kind')} weights; expected {' or '.join(kinds)}")
         return info, nets
     state = load_checkpoint(path, kinds)
-    info = {k: state[k] for k in ("kind", "config", "attributes", "alignment", "image_size", "step")}
-    return info, state["models"]
+    return checkpoint_info(state), state["models"]
 
 
 def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path:
@@ -84,6 +88,14 @@ def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path
     out = Path(out)
     atomic_safetensors_save(tensors, {"format": WEIGHTS_FORMAT, "info": json.dumps(info)}, out)
     return out
+
+
+def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
+                   device: torch.device) -> torch.Tensor:
+    """(batch, n) bool mask of the chosen attributes, in the model's attribute order."""
+    picked = resolve_attributes(chosen, model_attributes)
+    row = torch.tensor([a in picked for a in model_attributes], dtype=torch.bool, device=device)
+    return row.expand(batch, -1)
 
 
 def entropy_bits(p: torch.Tensor) -> torch.Tensor:
@@ -135,8 +147,8 @@ class Editor:
         return self.mixer is not None
 
     def mask_for(self, attributes: list[str]) -> torch.Tensor:
-        chosen = resolve_attributes(attributes, self.attributes)
-        return torch.tensor([a in chosen for a in self.attributes], dtype=torch.float32, device=self.device)
+        """(n,) float 0/1 mask of ``attributes`` in the model's attribute order."""
+        return attribute_mask(self.attributes, attributes, 1, self.device)[0].float()
 
     @torch.no_grad()
     def codes(self, faces: torch.Tensor) -> torch.Tensor:
@@ -153,17 +165,14 @@ class Editor:
         of ``self.attributes`` (the labelled evaluation path): a'_i = 1 - c_i.
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
         """
-        if mode not in MODES:
-            raise InfoscrubError(f"unknown mode {mode!r}; choose invert or obfuscate")
-        if not 0.0 <= strength <= 1.0:
-            raise InfoscrubError(f"strength must be between 0 and 1, got {strength}")
+        strength = check_edit_request(mode, strength)
         if mode == "obfuscate" and self.mixer is None:
             raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
         x = faces.to(self.device, torch.float32)
-        mask = self.mask_for(attributes).expand(x.shape[0], -1)
+        mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
         feats, code = self.generator.encode(x)
         current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
-        code_edit = torch.where(mask.bool(), 1.0 - current, code)
+        code_edit = torch.where(mask, 1.0 - current, code)
         out = self.generator.decode(x, feats, code_edit)
         if mode == "obfuscate":
             out = mix(x, out, self.mixer(x, out, code, code_edit))

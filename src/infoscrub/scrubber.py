@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from infoscrub.attributes import resolve_attributes
+from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: for the service)
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
@@ -31,7 +32,6 @@ from infoscrub.photo_io import Photo
 if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
 
-MODES = ("invert", "obfuscate")
 FACE_BATCH = 16  # faces per model call: bounds memory on group photos
 
 
@@ -105,11 +105,7 @@ class Scrubber:
                     strength: float = 1.0, faces: str | Sequence[int] | None = None,
                     aligned: bool = False) -> tuple[Photo, dict]:
         chosen = resolve_attributes(attributes, self.editor.attributes)
-        if mode not in MODES:
-            raise InfoscrubError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        strength = float(strength)
-        if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
-            raise InfoscrubError(f"strength must be between 0 and 1, not {strength}")
+        strength = check_edit_request(mode, strength)
         wanted = parse_face_indices(faces)
         return self._scrub(photo, chosen, mode, strength, wanted, aligned)
 

@@ -1,4 +1,4 @@
-"""Pieces the baseline editors share: checkpoint reading, the attribute mask, edit checks."""
+"""Pieces the baseline editors share: checkpoint reading, edit checks, current values."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from typing import Any
 
 import torch
 
-from infoscrub.attributes import resolve_attributes
+from infoscrub.edit_request import check_edit_request
 from infoscrub.errors import InfoscrubError
 from infoscrub.training.checkpoint import load_checkpoint
-
-MODES = ("invert", "obfuscate")
-
 
 def read_baseline_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     """A training checkpoint of ``kind`` (``.pt``); exported weights are not made for baselines."""
@@ -22,22 +19,13 @@ def read_baseline_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     return load_checkpoint(path, kind)
 
 
-def check_edit_args(name: str, mode: str, strength: float) -> None:
-    if mode not in MODES:
-        raise InfoscrubError(f"unknown mode {mode!r}; choose invert or obfuscate")
+def check_edit_args(name: str, mode: str, strength: float) -> float:
+    """The shared mode/strength check, plus the baselines' refusal to obfuscate."""
+    strength = check_edit_request(mode, strength)
     if mode == "obfuscate":
         raise InfoscrubError(f"{name} is a baseline that only inverts attributes; obfuscation "
                              "needs an InfoScrub stage2 model (use mode 'invert')")
-    if not 0.0 <= strength <= 1.0:
-        raise InfoscrubError(f"strength must be between 0 and 1, got {strength}")
-
-
-def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
-                   device: torch.device) -> torch.Tensor:
-    """(batch, n) bool mask of the chosen attributes, in the model's attribute order."""
-    picked = resolve_attributes(chosen, model_attributes)
-    row = torch.tensor([a in picked for a in model_attributes], dtype=torch.bool, device=device)
-    return row.expand(batch, -1)
+    return strength
 
 
 def current_values(predicted: torch.Tensor, labels: torch.Tensor | None, n: int) -> torch.Tensor:

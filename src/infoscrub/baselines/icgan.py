@@ -48,11 +48,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from infoscrub.attributes import resolve_attributes
-from infoscrub.baselines.common import attribute_mask, check_edit_args, current_values, read_baseline_checkpoint
+from infoscrub.baselines.common import check_edit_args, current_values, read_baseline_checkpoint
+from infoscrub.inference import attribute_mask
 from infoscrub.config import config_from_dict, config_to_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.models import count_parameters
-from infoscrub.training.checkpoint import load_module_state
+from infoscrub.training.checkpoint import checkpoint_info, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
@@ -302,7 +303,7 @@ class IcGANEditor:
         nets = build_networks(len(attributes), state["image_size"], model)
         for name in ("generator", "encoder_z", "encoder_y"):
             load_module_state(getattr(nets, name), state["models"][name], name)
-        info = {k: state[k] for k in ("kind", "config", "attributes", "alignment", "image_size", "step")}
+        info = checkpoint_info(state)
         return cls(nets, attributes, state["alignment"], state["image_size"], device, info)
 
     @classmethod
@@ -325,7 +326,7 @@ class IcGANEditor:
         """Invert ``attributes`` of faces in [-1, 1] (B, 3, S, S): x' = G(E_z(x), y') with y' =
         E_y's binarised prediction, the chosen entries set to 1 - current (current from
         ``labels`` when given, else from E_y)."""
-        check_edit_args("IcGAN", mode, strength)
+        strength = check_edit_args("IcGAN", mode, strength)
         x = faces.to(self.device, torch.float32)
         mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
         z, p = encode(self.encoder_z, self.encoder_y, x)

@@ -40,12 +40,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from infoscrub.attributes import resolve_attributes
-from infoscrub.baselines.common import attribute_mask, check_edit_args, current_values, read_baseline_checkpoint
+from infoscrub.baselines.common import check_edit_args, current_values, read_baseline_checkpoint
+from infoscrub.inference import attribute_mask
 from infoscrub.config import config_from_dict, config_to_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import count_parameters
-from infoscrub.training.checkpoint import load_module_state
+from infoscrub.training.checkpoint import checkpoint_info, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import DistInfo, average_gradients
 from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
@@ -359,7 +360,7 @@ class StarGANEditor:
         G, D = build_networks(len(attributes), state["image_size"], model)
         load_module_state(G, state["models"]["generator"], "generator")
         load_module_state(D, state["models"]["discriminator"], "discriminator")
-        info = {k: state[k] for k in ("kind", "config", "attributes", "alignment", "image_size", "step")}
+        info = checkpoint_info(state)
         return cls(G, D, attributes, state["alignment"], state["image_size"], device, info)
 
     @classmethod
@@ -382,7 +383,7 @@ class StarGANEditor:
         """Invert ``attributes`` of faces in [-1, 1] (B, 3, S, S): c = current values with the
         chosen entries flipped, output G(x, c). ``labels`` (B, n) in ``self.attributes``'
         order give the current values; without them the auxiliary classifier does."""
-        check_edit_args("StarGAN", mode, strength)
+        strength = check_edit_args("StarGAN", mode, strength)
         x = faces.to(self.device, torch.float32)
         mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
         current = current_values((self.codes(x) > 0.5).float(), labels, len(self.attributes))

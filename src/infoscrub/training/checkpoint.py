@@ -119,6 +119,14 @@ def load_checkpoint(path: str | Path, kinds: str | tuple[str, ...] | None = None
     return state
 
 
+INFO_KEYS = ("kind", "config", "attributes", "alignment", "image_size", "step")
+
+
+def checkpoint_info(state: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint says about itself, without the weights (kept beside loaded models)."""
+    return {key: state[key] for key in INFO_KEYS}
+
+
 def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """Strict load with a one-line error on any mismatch."""
     try:
