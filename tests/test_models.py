@@ -52,10 +52,28 @@ def test_spectral_norm_on_every_discriminator_conv():
     assert convs and all(hasattr(m, "parametrizations") and "weight" in m.parametrizations for m in convs)
 
 
-def test_default_sizes_and_parameter_counts_are_reported():
-    g, d = UNetEditor(10), Discriminator(10, 2)
-    assert 20e6 < count_parameters(g) < 35e6
-    assert 10e6 < count_parameters(d) < 13e6
+def test_default_sizes_fit_one_transfer_file_each():
+    # fp16 G_ema + mixer (one editor file) and fp16 D (the trainer state) each stay under
+    # the 16 MiB a device call brings back per file
+    g, d, m = UNetEditor(10), Discriminator(10, 2), ObfuscationMixer(10)
+    assert 6e6 < count_parameters(g) < 9e6
+    assert (count_parameters(g) + count_parameters(m)) * 2 < 15.5 * 2**20
+    assert 5e6 < count_parameters(d) and count_parameters(d) * 2 < 15.5 * 2**20
+
+
+@pytest.mark.parametrize("skips", [0, 1, 2, 3, 4])
+def test_skip_connections_are_a_setting(skips):
+    g = UNetEditor(3, GeneratorConfig(width=8, max_channels=32, skips=skips, identity_init=False))
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    feats, code = g.encode(x)
+    assert sum(f is not None for f in feats[:-1]) == skips  # only the levels the decoder uses
+    assert g.decode(x, feats, code).shape == x.shape
+    fuse_inputs = [block.fuse[0].in_channels for block in g.up]
+    with_skip = [block.cskip > 0 for block in g.up]
+    assert with_skip == [i < skips for i in range(4)]  # deepest decoder level first
+    assert all(c > 0 for c in fuse_inputs)
+    with pytest.raises(ValueError):
+        UNetEditor(3, GeneratorConfig(skips=5))
 
 
 def test_image_size_must_fit_discriminator_depth():

@@ -57,7 +57,7 @@ def test_tiny_run_learns_and_writes_everything(tmp_path, data_root):
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt", "stage1")
     assert state["step"] == 30 and state["attributes"] == ["Male", "Smiling", "Eyeglasses"]
     assert state["alignment"] == "celebahq" and state["config"]["variant"] == "bidirectional"
-    assert set(state["models"]) == {"generator", "discriminator"}
+    assert set(state["models"]) == {"generator", "generator_ema", "discriminator"}
     grid = sorted((tmp_path / "run" / "samples").glob("*.png"))
     assert grid, "final sample grid missing"
     editor = Editor.load(tmp_path / "run" / "checkpoint.pt")

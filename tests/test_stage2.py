@@ -72,8 +72,9 @@ def test_tiny_run_trains_only_the_mixer_and_loads_as_an_obfuscating_editor(tmp_p
     s2 = load_checkpoint(out / "checkpoint.pt", "stage2")
     assert set(s2["models"]) == {"generator", "discriminator", "mixer"}
     assert set(s2["optimizers"]) == {"mixer"}
-    for net in ("generator", "discriminator"):  # frozen: bit-identical to Stage I
-        for key, value in s1["models"][net].items():
+    # frozen: bit-identical to Stage I's G_ema (the generator that ships) and D
+    for net, source in (("generator", "generator_ema"), ("discriminator", "discriminator")):
+        for key, value in s1["models"][source].items():
             assert torch.equal(value, s2["models"][net][key]), (net, key)
     assert s2["config"]["generator"] == s1["config"]["generator"]
     assert s2["config"]["variant"] == "bidirectional" and s2["config"]["mixer"]["width"] == 8

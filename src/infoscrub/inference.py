@@ -61,7 +61,7 @@ def _read_weights(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch
     return info, nets
 
 
-def _read_any(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+def read_networks(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     """Uniform view of a checkpoint or an export: info (kind, config, attributes, ...) + nets."""
     path = Path(path)
     if not path.is_file():
@@ -72,22 +72,39 @@ def _read_any(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any],
             raise InfoscrubError(f"{path} holds {info.get('kind')} weights; expected {' or '.join(kinds)}")
         return info, nets
     state = load_checkpoint(path, kinds)
-    return checkpoint_info(state), state["models"]
+    return checkpoint_info(state), shipped_networks(state["models"])
 
 
-def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path:
-    """Write the inference networks of a checkpoint as one (fp16) safetensors file."""
-    info, nets = _read_any(path, ("stage1", "stage2", "adversary"))
-    keep = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",)}[info["kind"]]
+def shipped_networks(models: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+    """The networks inference uses: a Stage I checkpoint's moving average G_ema stands in
+    for its raw generator (G_ema is what is sampled, evaluated, exported and shipped)."""
+    models = dict(models)
+    if "generator_ema" in models:
+        models["generator"] = models.pop("generator_ema")
+    return models
+
+
+def save_weights(out: str | Path, networks: dict[str, dict[str, torch.Tensor]], info: dict[str, Any],
+                 half: bool = True) -> Path:
+    """Write networks' state dicts as one safetensors file (fp16 unless ``half`` is False)
+    with ``info`` (kind, config, attributes, alignment, image size, step) in its header."""
     tensors = {}
-    for net in keep:
-        for key, value in nets[net].items():
+    for net, state in networks.items():
+        for key, value in state.items():
+            value = value.detach().cpu()
             if value.is_floating_point() and half:
                 value = value.half()
             tensors[f"{net}.{key}"] = value.contiguous()
     out = Path(out)
     atomic_safetensors_save(tensors, {"format": WEIGHTS_FORMAT, "info": json.dumps(info)}, out)
     return out
+
+
+def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path:
+    """Write the inference networks of a checkpoint as one (fp16) safetensors file."""
+    info, nets = read_networks(path, ("stage1", "stage2", "adversary"))
+    keep = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",)}[info["kind"]]
+    return save_weights(out, {net: nets[net] for net in keep}, info, half)
 
 
 def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
@@ -119,7 +136,7 @@ class Editor:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Editor":
-        info, nets = _read_any(path or bundled_weights("editor"), ("stage1", "stage2"))
+        info, nets = read_networks(path or bundled_weights("editor"), ("stage1", "stage2"))
         config = info["config"]
         attributes = info["attributes"]
         gen_cfg = config_from_dict(GeneratorConfig, config["generator"], "generator")
@@ -190,7 +207,7 @@ class Attacker:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Attacker":
-        info, nets = _read_any(path or bundled_weights("attacker"), ("adversary",))
+        info, nets = read_networks(path or bundled_weights("attacker"), ("adversary",))
         model_cfg = config_from_dict(AdversaryConfig, info["config"]["model"], "model")
         model = build_adversary(len(info["attributes"]), model_cfg)
         load_module_state(model, nets["adversary"], "adversary")

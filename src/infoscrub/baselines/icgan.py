@@ -24,7 +24,7 @@ generated samples' conditions y are the batch's real label vectors in a random o
 y follows the data's joint attribute distribution); E_z: ||z - E_z(G(z, y))||^2 on
 generated samples with known z; E_y: ||y - sigmoid(E_y(x))||^2 on real images with their
 labels (both squared errors, as in the paper). Adam(0.5, 0.999), lr 2e-4, constant
-(DCGAN's setting; ``optim.decay_start`` 1.0 means no decay).
+(DCGAN's setting: ``optim.schedule`` constant, no decay).
 
 Training is staged within one run by step ranges: steps [0, K) train the cGAN; steps
 [K, run.steps) train both encoders with G frozen (in eval mode), K = round(gan_fraction *
@@ -138,7 +138,7 @@ class IcGANConfig:
     gan_fraction: float = 0.6  # steps [0, K) train the cGAN, [K, end) the encoders; K = round(f * steps)
     data: DataConfig = field(default_factory=DataConfig)
     model: IcGANModelConfig = field(default_factory=IcGANModelConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr_g=2e-4, lr_d=2e-4, decay_start=1.0))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr_g=2e-4, lr_d=2e-4))
     run: RunConfig = field(default_factory=lambda: RunConfig(steps=100_000, batch_size=64))
 
 

@@ -183,7 +183,7 @@ class StarGANConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: StarGANModelConfig = field(default_factory=StarGANModelConfig)
     loss: StarGANLossConfig = field(default_factory=StarGANLossConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr_g=1e-4, lr_d=1e-4, decay_start=0.5))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr_g=1e-4, lr_d=1e-4, schedule="linear", decay_start=0.5))
     run: RunConfig = field(default_factory=lambda: RunConfig(steps=200_000, batch_size=16))
 
 
@@ -328,8 +328,6 @@ def stargan_step_components(device: str | torch.device = "cuda", batch_size: int
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     x = torch.rand(batch_size, 3, image_size, image_size, generator=gen, device=device) * 2 - 1
-    if device.type == "cuda" and channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
     labels = (torch.rand(batch_size, len(attributes), generator=gen, device=device) < 0.5).float()
     return StarGANStep(task, x, labels, gen)
 

@@ -62,6 +62,84 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(flag, dest=key.replace(".", "__"), help=f"{text} ({key})")
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
         p.set_defaults(handler=run_train, trainer_spec=trainer)
+    _register_round(train_sub)
+    _register_keep(train_sub)
+
+
+def _register_round(train_sub: argparse._SubParsersAction) -> None:
+    p = train_sub.add_parser(
+        "round", help="one GPU window: continue the compact state, evaluate, export (docs/gpu_round.md)",
+        description="Continue the compact state (shipped G_ema + mixer, discriminator, attackers) or start "
+        "fresh; train Stage I then Stage II for a wall-clock budget; train the held-out adversary and the "
+        "report attacker only if the state lacks them; evaluate on the test split with the held-out adversary; "
+        "write the new state, metrics.json, samples.png and round.log into --out (at most 8 files, each "
+        "under 16 MiB). Settings: key=value overrides of the round config (--print-config lists them), "
+        "e.g. stage1.loss.eps_s=0.2 stage2_share=0.25.")
+    p.add_argument("--data", required=True, help="training split: packed shards or a CelebA-format folder")
+    p.add_argument("--test-data", required=True, help="test split: packed shards or a CelebA-format folder")
+    p.add_argument("--out", required=True, help="output folder for the round's files (new or empty)")
+    p.add_argument("--work", default=None, help="folder for checkpoints and logs that do not travel "
+                   "(default: the system's temp folder)")
+    p.add_argument("--from", dest="from_dir", default=None,
+                   help="continue the state in this folder (a round's --out) instead of the repository's")
+    p.add_argument("--state-dir", default="state", help="the repository's state folder (default: state)")
+    p.add_argument("--fresh", action="store_true", help="start a new model (the attackers are still reused)")
+    p.add_argument("--seconds", type=float, help="training seconds, Stage I + Stage II (seconds)")
+    p.add_argument("--batch-size", type=int, help="batch size of Stage I and Stage II")
+    p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument("--print-config", action="store_true", help="print the resolved round config and exit")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="round config overrides")
+    p.set_defaults(handler=run_round_cmd)
+
+
+def _register_keep(train_sub: argparse._SubParsersAction) -> None:
+    p = train_sub.add_parser(
+        "keep", help="replace the repository's state with a round's, if it is better",
+        description="Keep a round's state only if the held-out adversary's mean inversion accuracy went down "
+        "while utility stayed at or above 0.8 (or with --force); the shipped weights go to the package's "
+        "assets, the rest to --state-dir. Prints the decision and why.")
+    p.add_argument("round", help="a finished round's output folder")
+    p.add_argument("--state-dir", default="state", help="the repository's state folder (default: state)")
+    p.add_argument("--force", action="store_true", help="keep it even if it is not better")
+    p.set_defaults(handler=run_keep_cmd)
+
+
+def run_round_cmd(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from infoscrub.config import config_to_dict
+    from infoscrub.rounds.round import build_round_config, run_round
+    from infoscrub.rounds.state import StatePaths, read_trainer_state
+
+    start = StatePaths.folder(args.from_dir) if args.from_dir else StatePaths.repository(args.state_dir)
+    overrides = list(args.overrides) + ([f"seconds={args.seconds}"] if args.seconds is not None else [])
+    if args.print_config:
+        info = read_trainer_state(start.trainer)[0] if start.has_model() and not args.fresh else None
+        print(json.dumps(config_to_dict(build_round_config(overrides, info and info["config"])), indent=2))
+        return 0
+    if args.from_dir and not start.has_model() and not args.fresh:
+        from infoscrub.errors import InfoscrubError
+
+        raise InfoscrubError(f"{args.from_dir} holds no state (editor.safetensors + trainer.safetensors); "
+                             "pass --fresh to start a new model")
+    run_round(overrides, args.data, args.test_data, args.out, args.work or tempfile.gettempdir(), start,
+              fresh=args.fresh, device=args.device, batch_size=args.batch_size)
+    return 0
+
+
+def run_keep_cmd(args: argparse.Namespace) -> int:
+    from infoscrub.rounds.keep import keep_round
+    from infoscrub.rounds.state import StatePaths
+
+    target = StatePaths.repository(args.state_dir)
+    kept, why = keep_round(args.round, target, force=args.force)
+    if kept:
+        print(f"kept {args.round}: {why}; replaced {target.editor}, {target.attacker}, {target.trainer}, "
+              f"{target.metrics}")
+    else:
+        print(f"kept the old state: {why}")
+    return 0
 
 
 def _resolve_config(args: argparse.Namespace):

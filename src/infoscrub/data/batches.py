@@ -34,8 +34,7 @@ class DeviceBatches:
     """Random batches (images in [-1, 1], float labels) with on-device horizontal flips."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1, hflip: bool = True,
-                 channels_last: bool = False) -> None:
+                 rank: int = 0, world_size: int = 1, hflip: bool = True) -> None:
         if images.dtype != torch.uint8:
             raise TypeError("DeviceBatches expects uint8 images")
         # Each rank owns a disjoint, fixed shard of the data (DistributedSampler style).
@@ -43,7 +42,7 @@ class DeviceBatches:
         self.labels = labels[rank::world_size]
         self.batch_size = batch_size
         self.seed, self.rank = seed, rank
-        self.hflip, self.channels_last = hflip, channels_last
+        self.hflip = hflip
         self.steps_per_epoch = len(self.images) // batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(self.images)} images per process cannot fill a batch of {batch_size}")
@@ -62,6 +61,4 @@ class DeviceBatches:
             gen = seeded_generator(device, self.seed, self.rank, step, 2)
             flip = torch.rand(len(idx), generator=gen, device=device) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         return x, self.labels[idx]

@@ -127,7 +127,7 @@ def edit_batch(editor, x: torch.Tensor, attribute: str, labels: torch.Tensor | N
             rows = torch.nonzero(~agrees).flatten()
             code_lab = torch.where(mask, 1.0 - labels, code)[rows]
             extras["labelled_rows"] = rows
-            out["labelled"] = (gen.decode(x[rows], [f[rows] for f in feats], code_lab) if len(rows)
+            out["labelled"] = (gen.decode(x[rows], [None if f is None else f[rows] for f in feats], code_lab) if len(rows)
                                else x[:0])
         elif "labelled" in paths:
             out["labelled"] = gen.decode(x, feats, torch.where(mask, 1.0 - labels, code))

@@ -4,6 +4,12 @@ E(x) = (z, a): z are the encoder's feature maps (bottleneck + skips), a in R^n o
 per attribute, pooled from the bottleneck. Dec(z, a') predicts a residual and
 G(x, a') = clamp(x + Dec(z, a'), -1, 1) (SPEC section 2, Eq. 2). The code is tiled over
 the deepest ``code_levels`` decoder levels, where global attributes are decided.
+
+``skips`` is the number of U-Net skip connections, deepest first (AttGAN's "shortcut
+layers"): more skips reconstruct finer detail but let the decoder copy the input and edit
+less. With the residual output the input's detail survives even with few skips, and each
+skip dropped at a fine level saves the most compute (its fusion convolution runs at the
+highest resolution).
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from torch import nn
 
 @dataclass
 class GeneratorConfig:
-    width: int = 64  # channels at full resolution; doubles per level up to max_channels
-    max_channels: int = 512
+    # Sizes chosen by cost (README, "Model size"): a Stage I step at width 48 / 224 channels /
+    # 2 skips costs 64 GFLOP per image, 0.40x the 162 of width 64 / 512 / 4 skips, and
+    # G_ema + mixer fit one fp16 file well under the 16 MiB a device transfer allows.
+    width: int = 48  # channels at full resolution; doubles per level up to max_channels
+    max_channels: int = 224
     depth: int = 4  # number of 2x downsamplings (128 -> 8 at depth 4)
     code_levels: int = 2  # decoder levels, deepest first, that receive the code
+    skips: int = 2  # U-Net skip connections, deepest decoder level first (0..depth)
     identity_init: bool = True  # zero the residual head so G starts as the identity
 
 
@@ -54,11 +64,11 @@ class UpBlock(nn.Module):
         self.up = nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), _norm(cout),
                                 nn.LeakyReLU(0.2, inplace=True))
         self.fuse = ConvBlock(cout + cskip + code_dim, cout)
-        self.code_dim = code_dim
+        self.cskip, self.code_dim = cskip, code_dim
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None, code: torch.Tensor) -> torch.Tensor:
         x = self.up(x)
-        parts = [x, skip]
+        parts = [x, skip] if self.cskip else [x]
         if self.code_dim:
             parts.append(tile(code, x))
         return self.fuse(torch.cat(parts, 1))
@@ -73,6 +83,8 @@ class UNetEditor(nn.Module):
         super().__init__()
         if not 1 <= cfg.code_levels <= cfg.depth + 1:
             raise ValueError("code_levels must be between 1 and depth + 1")
+        if not 0 <= cfg.skips <= cfg.depth:
+            raise ValueError("skips must be between 0 and depth")
         self.num_attributes, self.cfg = num_attributes, cfg
         chans = [min(cfg.width * 2**i, cfg.max_channels) for i in range(cfg.depth + 1)]
         self.stem = ConvBlock(3, chans[0])
@@ -83,8 +95,10 @@ class UNetEditor(nn.Module):
         self.mid = nn.Sequential(ConvBlock(bottleneck + num_attributes, bottleneck), ResBlock(bottleneck))
         self.up = nn.ModuleList()
         for level in range(cfg.depth, 0, -1):  # from the deepest level up
-            takes_code = (cfg.depth - level + 1) < cfg.code_levels
-            self.up.append(UpBlock(chans[level], chans[level - 1], chans[level - 1],
+            rank = cfg.depth - level + 1  # 1 for the deepest decoder level
+            takes_code = rank < cfg.code_levels
+            has_skip = rank <= cfg.skips
+            self.up.append(UpBlock(chans[level], chans[level - 1] if has_skip else 0, chans[level - 1],
                                    num_attributes if takes_code else 0))
         self.to_residual = nn.Conv2d(chans[0], 3, 3, 1, 1)
         # Start as the identity (zero residual): reconstruction is right from step 0 and
@@ -93,15 +107,24 @@ class UNetEditor(nn.Module):
             nn.init.zeros_(self.to_residual.weight)
             nn.init.zeros_(self.to_residual.bias)
 
-    def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """(feature maps from full resolution to the bottleneck, sensitive code a)."""
-        feats = [self.stem(x)]
-        for block in self.down:
-            feats.append(block(feats[-1]))
-        code = self.code_head(feats[-1].float().mean((2, 3)))
+    def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor | None], torch.Tensor]:
+        """(feature maps from full resolution to the bottleneck, sensitive code a).
+
+        Levels the decoder takes no skip from are None: nothing holds on to them."""
+        h = self.stem(x)
+        feats: list[torch.Tensor | None] = []
+        for level, block in enumerate(self.down):
+            feats.append(h if self.depth - level <= self.cfg.skips else None)
+            h = block(h)
+        feats.append(h)
+        code = self.code_head(h.float().mean((2, 3)))
         return feats, code.float()
 
-    def decode(self, x: torch.Tensor, feats: list[torch.Tensor], code: torch.Tensor) -> torch.Tensor:
+    @property
+    def depth(self) -> int:
+        return self.cfg.depth
+
+    def decode(self, x: torch.Tensor, feats: list[torch.Tensor | None], code: torch.Tensor) -> torch.Tensor:
         """G(x, a') = clamp(x + Dec(z, a'), -1, 1)."""
         h = self.mid(torch.cat([feats[-1], tile(code, feats[-1])], 1))
         for block, skip in zip(self.up, reversed(feats[:-1])):

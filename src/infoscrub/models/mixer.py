@@ -16,7 +16,7 @@ from infoscrub.models.generator import ConvBlock, ResBlock, tile
 
 @dataclass
 class MixerConfig:
-    width: int = 64
+    width: int = 32  # runs at full resolution: at 64 it cost more than the whole generator
     blocks: int = 5
 
 

@@ -18,13 +18,23 @@ class DataConfig:
     hflip: bool = True
 
 
+SCHEDULES = ("constant", "linear")
+
+
 @dataclass
 class OptimConfig:
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # TTUR: the discriminator learns faster than the generator
     beta1: float = 0.5
     beta2: float = 0.999
-    decay_start: float = 0.5  # fraction of run.steps after which lrs decay linearly to 0
+    # Learning rates follow the images seen, not the step count, so a run cut into windows
+    # (or resumed at another batch size) keeps its schedule. "constant" never decays;
+    # "linear" falls linearly to 0 over the part of the run after decay_start (a fraction
+    # of the run's images, or of a timed round's seconds): ask for it on a final run only.
+    schedule: str = "constant"  # constant | linear
+    decay_start: float = 0.5
+    # After fresh optimisers start on trained weights (a compact state): linear warm-up.
+    restart_warmup_images: int = 20_000
 
 
 @dataclass
@@ -34,8 +44,8 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
-    channels_last: bool = True  # on CUDA
-    compile: bool = False  # torch.compile the networks' forward passes
+    channels_last: bool = True  # on CUDA, for networks without instance norm (see TrainContext.prepare)
+    compile: bool = False  # torch.compile what a step runs (networks, G.encode / G.decode)
     log_every: int = 50
     sample_every: int = 1000
     checkpoint_every: int = 2000

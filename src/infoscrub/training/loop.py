@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import nn
@@ -29,10 +29,11 @@ from infoscrub.training.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
+from infoscrub.training.config import SCHEDULES, DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
 
 CHECKPOINT = "checkpoint.pt"
+DIVERGED = "checkpoint.diverged.pt"  # written beside the last good checkpoint, never over it
 
 
 @dataclass
@@ -43,10 +44,18 @@ class TrainContext:
     attributes: list[str]
     alignment: str
     image_size: int
+    # Images seen by all ranks before the current step, over every run and round of this
+    # model (the clock of the learning-rate schedule and of G_ema's ramp-up). The loop
+    # advances it; a compact state restores it.
+    images_seen: int = 0
 
     @property
     def cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def channels_last(self) -> bool:
+        return self.cuda and self.run.channels_last
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.cuda and self.run.bf16:
@@ -54,14 +63,28 @@ class TrainContext:
         return contextlib.nullcontext()
 
     def prepare(self, module: nn.Module) -> nn.Module:
-        """Move to the device (channels_last on CUDA); the same plain module is returned."""
+        """Move to the device; the same plain module is returned.
+
+        channels_last (on CUDA, when the run asks) only for networks without instance
+        norm: instance norm works on NCHW, so every one of its layers would convert the
+        layout there and back (measured by ``benchmarks/memory_format.py``: on the CPU
+        the generator gained 56 layout copies per pass and ran 19% slower). Batches stay
+        NCHW; a channels_last network converts its input once, in its first convolution."""
         module = module.to(self.device)
-        if self.cuda and self.run.channels_last:
+        if self.channels_last and not uses_instance_norm(module):
             module = module.to(memory_format=torch.channels_last)
         return module
 
-    def compiled(self, module: nn.Module) -> nn.Module:
-        return torch.compile(module) if self.run.compile else module
+    def compiled(self, fn: Callable) -> Callable:
+        """``torch.compile`` a module or a bound method (e.g. ``G.encode``) when the run asks.
+
+        Compiling a module covers only its ``forward``; the trainers compile exactly the
+        callables a step runs, so nothing of the step is left out."""
+        return torch.compile(fn) if self.run.compile else fn
+
+
+def uses_instance_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.instancenorm._InstanceNorm) for m in module.modules())
 
 
 class TrainingTask(Protocol):
@@ -83,12 +106,24 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def linear_decay(step: int, total: int, decay_start: float) -> float:
-    """Learning-rate factor: 1 until decay_start * total, then linearly to 0 at total."""
-    start = int(decay_start * total)
-    if step < start or total <= start:
-        return 1.0
-    return max(0.0, (total - step) / (total - start))
+def lr_factor(progress: float, images_since_restart: int | None, optim: OptimConfig) -> float:
+    """Learning-rate factor of a step.
+
+    ``progress`` in [0, 1] is how far the run is (its images seen over its planned images,
+    or a timed round's elapsed share of its seconds): with ``optim.schedule == "linear"``
+    the rate falls linearly to 0 after ``optim.decay_start``; "constant" never decays.
+    ``images_since_restart`` counts images since fresh optimisers started on trained
+    weights (None on a fresh run): the rate warms up linearly over
+    ``optim.restart_warmup_images`` so Adam's moments are rebuilt before full steps.
+    """
+    if optim.schedule not in SCHEDULES:
+        raise InfoscrubError(f"unknown optim.schedule {optim.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    factor = 1.0
+    if optim.schedule == "linear" and progress > optim.decay_start:
+        factor = max(0.0, (1.0 - progress) / max(1e-12, 1.0 - optim.decay_start))
+    if images_since_restart is not None and optim.restart_warmup_images > 0:
+        factor *= min(1.0, (images_since_restart + 1) / optim.restart_warmup_images)
+    return factor
 
 
 def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], factor: float) -> None:
@@ -125,11 +160,11 @@ class MetricLog:
         self.count += 1
         self.images += batch
 
-    def flush(self, step: int, info: DistInfo, lr_factor: float) -> dict[str, float]:
+    def flush(self, step: int, info: DistInfo, lr_factor: float, images_seen: int) -> dict[str, float]:
         means = {k: v / self.count for k, v in self.sums.items()}
         means = {k: float(v) for k, v in all_reduce_mean(means, info).items()}  # one host sync
         elapsed = time.perf_counter() - self.t0
-        record = {"step": step, "lr_factor": round(lr_factor, 6),
+        record = {"step": step, "images_seen": images_seen, "lr_factor": round(lr_factor, 6),
                   "images_per_s": round(self.images * info.world_size / max(elapsed, 1e-9), 1), **means}
         if self.path is not None and info.is_main:
             with self.path.open("a") as handle:
@@ -138,15 +173,43 @@ class MetricLog:
         return record
 
 
-def save_run_state(task: TrainingTask, ctx: TrainContext, config: dict[str, Any], out: Path, step: int) -> None:
+def save_run_state(task: TrainingTask, ctx: TrainContext, config: dict[str, Any], out: Path, step: int,
+                   name: str = CHECKPOINT) -> None:
     if ctx.dist.is_main:
-        save_checkpoint(out / CHECKPOINT, kind=task.kind, config=config, attributes=ctx.attributes,
+        save_checkpoint(out / name, kind=task.kind, config=config, attributes=ctx.attributes,
                         alignment=ctx.alignment, image_size=ctx.image_size, step=step,
-                        models=task.networks(), optimizers=task.optimizers())
+                        models=task.networks(), optimizers=task.optimizers(),
+                        extra={"images_seen": ctx.images_seen})
     barrier(ctx.dist)
 
 
-def resume_state(task: TrainingTask, config: dict[str, Any], out: Path, device: torch.device) -> int:
+def clean_interrupted_writes(out: Path) -> list[Path]:
+    """Remove temp files a killed atomic write left behind (``.NAME.*.tmp``)."""
+    removed = []
+    for tmp in out.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop the log records of steps after ``step`` (written after the checkpoint the run
+    resumes from), so a resumed run's log has each step once."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by the kill that stopped the run
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    tmp.replace(path)
+
+
+def resume_state(task: TrainingTask, ctx: TrainContext, config: dict[str, Any], out: Path) -> int:
     """Load the run's checkpoint into ``task``; the model-defining config must match."""
     state = load_checkpoint(out / CHECKPOINT, task.kind)  # CPU: RNG states must stay there
     saved = {k: v for k, v in state["config"].items() if k != "run"}
@@ -160,17 +223,30 @@ def resume_state(task: TrainingTask, config: dict[str, Any], out: Path, device: 
     for name, opt in task.optimizers().items():
         opt.load_state_dict(state["optimizers"][name])
     restore_rng(state["rng"])
-    return int(state["step"])
+    step = int(state["step"])
+    ctx.images_seen = int(state.get("extra", {}).get("images_seen", step * ctx.run.batch_size * ctx.dist.world_size))
+    if ctx.dist.is_main:
+        truncate_metrics(out / "metrics.jsonl", step)
+    return step
 
 
 def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str, Any], out: Path,
-        labels_for: list[str], resume: bool = False) -> dict[str, float]:
-    """Run ``task`` from its current step to ``ctx.run.steps``; returns the last log record."""
+        labels_for: list[str], resume: bool = False, *, seconds: float | None = None,
+        restarted: bool = False, report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, float]:
+    """Run ``task`` from its current step to ``ctx.run.steps``; returns the last log record.
+
+    ``seconds``: stop once this much wall-clock time has passed (a timed round); the
+    schedule's progress is then the elapsed share of it. ``restarted``: the task's weights
+    are trained but its optimisers are fresh (a compact state), so learning rates warm up.
+    ``report`` receives every log record (with elapsed and remaining seconds).
+    """
     run = ctx.run
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
+    if ctx.dist.is_main:
+        clean_interrupted_writes(out)
     if resume:
-        start = resume_state(task, config, out, ctx.device)
+        start = resume_state(task, ctx, config, out)
     else:
         if ckpt.exists():
             raise InfoscrubError(f"{out} already holds a run; use --resume to continue it or choose another --out")
@@ -180,8 +256,7 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
         (out / "samples").mkdir(exist_ok=True)
     labels = data.targets(labels_for)
     batches = DeviceBatches(data.images, labels, run.batch_size, run.seed, ctx.dist.rank,
-                            ctx.dist.world_size, hflip=config.get("data", {}).get("hflip", True),
-                            channels_last=ctx.cuda and run.channels_last)
+                            ctx.dist.world_size, hflip=config.get("data", {}).get("hflip", True))
     # A fixed batch for sample grids: the first images of the split, same in every run.
     sample_x = batches.images[:8].float().div(127.5).sub(1.0)
     sample_y = labels[:8]
@@ -193,29 +268,53 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
         progress = tqdm(total=run.steps, initial=start, desc=task.kind, dynamic_ncols=True)
     record: dict[str, float] = {}
     optimizers = task.optimizers()
+    optim = OptimConfig(**config["optim"]) if "optim" in config else None
+    global_batch = run.batch_size * ctx.dist.world_size
+    planned_images = max(1, run.steps * global_batch)
+    restart_images = ctx.images_seen if restarted else None
+    t0 = time.perf_counter()
+    done = start
     for step in range(start, run.steps):
-        factor = linear_decay(step, run.steps, config["optim"]["decay_start"]) if "optim" in config else 1.0
-        set_learning_rates(optimizers, factor)
+        elapsed = time.perf_counter() - t0
+        if seconds is not None and elapsed >= seconds:
+            break
+        run_share = elapsed / seconds if seconds else step * global_batch / planned_images
+        factor = 1.0
+        if optim is not None:
+            since = None if restart_images is None else ctx.images_seen - restart_images
+            factor = lr_factor(run_share, since, optim)
+            set_learning_rates(optimizers, factor)
         x, y = batches.batch(step)
         gen = seeded_generator(ctx.device, run.seed, ctx.dist.rank, step, 3)
         losses = task.train_step(x, y, step, gen)
+        ctx.images_seen += global_batch
         log.add(losses, len(x))
         done = step + 1
-        if done % run.log_every == 0 or done == run.steps:
-            record = log.flush(done, ctx.dist, factor)
+        timed_out = seconds is not None and time.perf_counter() - t0 >= seconds
+        last = done == run.steps or timed_out
+        if done % run.log_every == 0 or last:
+            record = log.flush(done, ctx.dist, factor, ctx.images_seen)
             bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
             if bad:
-                save_run_state(task, ctx, config, out, done)
-                raise InfoscrubError(f"training diverged at step {done}: {', '.join(bad)} not finite")
+                # Keep the last good checkpoint; the diverged state goes beside it.
+                save_run_state(task, ctx, config, out, done, DIVERGED)
+                raise InfoscrubError(f"training diverged at step {done}: {', '.join(bad)} not finite; "
+                                     f"{out / CHECKPOINT} keeps the last good state, {out / DIVERGED} the diverged one")
+            if report is not None and ctx.dist.is_main:
+                elapsed = time.perf_counter() - t0
+                report({**record, "elapsed_s": round(elapsed, 1),
+                        "remaining_s": None if seconds is None else round(max(0.0, seconds - elapsed), 1)})
             if progress is not None:
-                progress.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "lr_factor")},
-                                     refresh=False)
-        if ctx.dist.is_main and (done % run.sample_every == 0 or done == run.steps):
+                progress.set_postfix({k: f"{v:.3g}" for k, v in record.items()
+                                      if k not in ("step", "lr_factor", "images_seen")}, refresh=False)
+        if ctx.dist.is_main and (done % run.sample_every == 0 or last):
             save_grid(task.sample_grid(sample_x, sample_y), out / "samples" / f"step_{done:07d}.png")
-        if done % run.checkpoint_every == 0 or done == run.steps:
+        if (run.checkpoint_every and done % run.checkpoint_every == 0) or last:
             save_run_state(task, ctx, config, out, done)
         if progress is not None:
             progress.update(1)
+        if timed_out:
+            break
     if progress is not None:
         progress.close()
     return record

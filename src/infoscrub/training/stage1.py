@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from infoscrub.losses.attribute import VARIANTS, heads_for
 from infoscrub.models import Discriminator, DiscriminatorConfig, GeneratorConfig, UNetEditor, count_parameters
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
+from infoscrub.training.ema import ema_beta, update_ema
 from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
 
 
@@ -45,7 +47,10 @@ class Stage1LossConfig:
 class Stage1Config:
     variant: str = "bidirectional"  # bidirectional | d_attr | d_attr_at (paper Table 2)
     extra_flip_prob: float = 0.1  # besides one random attribute, each other is flipped with p
-    d_warmup_steps: int = 0  # steps training only D's attribute heads on real images first
+    d_warmup_steps: int = 0  # fresh runs: steps training only D's attribute heads on real images first
+    restart_d_steps: int = 50  # compact-state restarts: discriminator-only steps before G moves
+    ema_half_life_images: int = 10_000  # G_ema forgets half its memory every this many images
+    ema_rampup: float = 0.05  # ... or every ema_rampup * images seen, if shorter (early training)
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
@@ -69,88 +74,140 @@ def edit_code(code: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> t
     return torch.where(mask.bool(), 1.0 - labels, code)
 
 
+def pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cat([a, b])
+
+
 class Stage1Task:
+    """One Stage I step = one discriminator update + one generator update.
+
+    Work that shares inputs is batched: the reconstruction and the edit are one decode of
+    the duplicated features (instance norm is per sample, so this is exact), and every
+    discriminator pass judges two sets at once (real + fake for D, fake + reconstruction
+    for G): one pass at 2B instead of two at B, with the same losses.
+    """
+
     kind = "stage1"
 
-    def __init__(self, cfg: Stage1Config, ctx: TrainContext) -> None:
+    def __init__(self, cfg: Stage1Config, ctx: TrainContext, restarted: bool = False) -> None:
         if cfg.variant not in VARIANTS:
             raise ValueError(f"unknown variant {cfg.variant!r}")
         self.cfg, self.ctx = cfg, ctx
         n = len(ctx.attributes)
         self.G = ctx.prepare(UNetEditor(n, cfg.generator))
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.D = ctx.prepare(Discriminator(n, heads_for(cfg.variant), ctx.image_size, cfg.discriminator))
-        self.G_run, self.D_run = ctx.compiled(self.G), ctx.compiled(self.D)
+        # Compile exactly what a step runs (a compiled module would cover only forward()).
+        self.encode, self.decode = ctx.compiled(self.G.encode), ctx.compiled(self.G.decode)
+        self.D_run = ctx.compiled(self.D)
         self.opt_g = make_adam(self.G.parameters(), cfg.optim.lr_g, cfg.optim)
         self.opt_d = make_adam(self.D.parameters(), cfg.optim.lr_d, cfg.optim)
+        self.restart(restarted)
+
+    def restart(self, restarted: bool) -> None:
+        """Fresh runs may warm up D's heads on real images; a run that starts fresh
+        optimisers on trained weights gives D a few full steps before G moves."""
+        self.heads_only_steps = 0 if restarted else self.cfg.d_warmup_steps
+        self.d_only_steps = self.cfg.restart_d_steps if restarted else 0
 
     def networks(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.G, "discriminator": self.D}
+        return {"generator": self.G, "generator_ema": self.G_ema, "discriminator": self.D}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
-    def _step_d(self, loss: torch.Tensor) -> None:
-        self.opt_d.zero_grad(set_to_none=True)
+    def _step(self, opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        average_gradients(self.D, self.ctx.dist)
-        self.opt_d.step()
+        average_gradients(net, self.ctx.dist)
+        opt.step()
+
+    # ---- losses (pure functions of the current weights; tested against the unbatched formulas)
+
+    def generate(self, x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor):
+        """(encoder features, code a, reconstruction x_r, edit x') with one batched decode."""
+        feats, code = self.encode(x)
+        both = self.decode(pair(x, x), [None if f is None else pair(f, f) for f in feats],
+                           pair(code, edit_code(code, labels, mask)))
+        x_rec, x_fake = both.chunk(2)
+        return feats, code, x_rec, x_fake
+
+    def d_losses(self, x: torch.Tensor, x_fake: torch.Tensor, labels: torch.Tensor,
+                 mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, cls = self.D_run(pair(x, x_fake))
+        real_logits, fake_logits = logits.chunk(2)
+        cls_real, cls_fake = cls.chunk(2)
+        return {"d_adv": hinge_d_loss(real_logits, fake_logits),
+                "d_cls_real": attribute_loss_d_real(cls_real, labels),
+                "d_cls_fake": attribute_loss_d_fake(cls_fake, labels, mask, self.cfg.variant)}
+
+    def g_losses(self, x: torch.Tensor, x_rec: torch.Tensor, x_fake: torch.Tensor, code: torch.Tensor,
+                 labels: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        w = self.cfg.loss
+        logits, cls = self.D_run(pair(x_fake, x_rec))
+        fake_logits = logits[: len(x)]
+        cls_fake, cls_rec = cls.chunk(2)
+        feats_fake, code_fake = self.encode(x_fake)
+        x_cycle = self.decode(x_fake, feats_fake, edit_code(code_fake, 1.0 - labels, mask))
+        return {
+            "g_rec": reconstruction_loss(x, x_rec),
+            "g_code": code_loss(code, labels),
+            "g_bi": attribute_loss_g(cls_fake, labels, mask, self.cfg.variant),
+            "g_adv": hinge_g_loss(fake_logits),
+            "g_cont": content_hinge_loss(x_fake, x, w.eps_cont),
+            "g_cycle": reconstruction_loss(x, x_cycle),
+            "g_util": utility_loss(cls_fake, cls_rec, labels, mask, w.eps_s, w.eps_r),
+        }
+
+    def d_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.cfg.loss
+        return w.adv * losses["d_adv"] + w.bi * (losses["d_cls_real"] + losses["d_cls_fake"])
+
+    def g_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.cfg.loss
+        return (w.rec * losses["g_rec"] + w.code * losses["g_code"] + w.bi * losses["g_bi"]
+                + w.adv * losses["g_adv"] + w.cont * losses["g_cont"]
+                + w.cycle * losses["g_cycle"] + w.util * losses["g_util"])
+
+    # ---- the step
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
                    gen: torch.Generator) -> dict[str, torch.Tensor]:
-        cfg, w = self.cfg, self.cfg.loss
-        if step < cfg.d_warmup_steps:
+        cfg = self.cfg
+        if step < self.heads_only_steps:
             with self.ctx.autocast():
                 _, cls_real = self.D_run(x)
                 loss = attribute_loss_d_real(cls_real, labels)
-            self._step_d(loss)
+            self._step(self.opt_d, self.D, loss)
             return {"d_cls_real": loss.detach()}
 
         mask = sample_inversion_masks(labels, cfg.extra_flip_prob, gen)
+        d_only = step < self.d_only_steps
+        with self.ctx.autocast(), torch.set_grad_enabled(not d_only):
+            feats, code, x_rec, x_fake = self.generate(x, labels, mask)
         with self.ctx.autocast():
-            feats, code = self.G_run.encode(x)
-            x_rec = self.G_run.decode(x, feats, code)
-            x_fake = self.G_run.decode(x, feats, edit_code(code, labels, mask))
-
-            # Discriminator: realism + attribute heads on real images and on fakes.
-            real_logits, cls_real = self.D_run(x)
-            fake_logits, cls_fake = self.D_run(x_fake.detach())
-            d_adv = hinge_d_loss(real_logits, fake_logits)
-            d_cls_real = attribute_loss_d_real(cls_real, labels)
-            d_cls_fake = attribute_loss_d_fake(cls_fake, labels, mask, cfg.variant)
-            d_loss = w.adv * d_adv + w.bi * (d_cls_real + d_cls_fake)
-        self._step_d(d_loss)
+            d_parts = self.d_losses(x, x_fake.detach(), labels, mask)
+            d_loss = self.d_total(d_parts)
+        self._step(self.opt_d, self.D, d_loss)
+        out = {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in d_parts.items()},
+               "edit_l1": (x_fake.detach().float() - x.float()).abs().mean()}
+        if d_only:
+            return out
 
         self.D.requires_grad_(False)
         with self.ctx.autocast():
-            fake_logits, cls_fake = self.D_run(x_fake)
-            _, cls_rec = self.D_run(x_rec)
-            feats_fake, code_fake = self.G_run.encode(x_fake)
-            x_cycle = self.G_run.decode(x_fake, feats_fake, edit_code(code_fake, 1.0 - labels, mask))
-            losses = {
-                "g_rec": reconstruction_loss(x, x_rec),
-                "g_code": code_loss(code, labels),
-                "g_bi": attribute_loss_g(cls_fake, labels, mask, cfg.variant),
-                "g_adv": hinge_g_loss(fake_logits),
-                "g_cont": content_hinge_loss(x_fake, x, w.eps_cont),
-                "g_cycle": reconstruction_loss(x, x_cycle),
-                "g_util": utility_loss(cls_fake, cls_rec, labels, mask, w.eps_s, w.eps_r),
-            }
-            g_loss = (w.rec * losses["g_rec"] + w.code * losses["g_code"] + w.bi * losses["g_bi"]
-                      + w.adv * losses["g_adv"] + w.cont * losses["g_cont"]
-                      + w.cycle * losses["g_cycle"] + w.util * losses["g_util"])
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        average_gradients(self.G, self.ctx.dist)
-        self.opt_g.step()
+            g_parts = self.g_losses(x, x_rec, x_fake, code, labels, mask)
+            g_loss = self.g_total(g_parts)
+        self._step(self.opt_g, self.G, g_loss)
         self.D.requires_grad_(True)
-        return {"d_loss": d_loss.detach(), "d_adv": d_adv.detach(), "d_cls_real": d_cls_real.detach(),
-                "d_cls_fake": d_cls_fake.detach(), "g_loss": g_loss.detach(),
-                "edit_l1": (x_fake.detach().float() - x.float()).abs().mean(),
-                **{k: v.detach() for k, v in losses.items()}}
+        batch = len(x) * self.ctx.dist.world_size
+        update_ema(self.G_ema, self.G, ema_beta(batch, self.ctx.images_seen + batch,
+                                                cfg.ema_half_life_images, cfg.ema_rampup))
+        return {**out, "g_loss": g_loss.detach(), **{k: v.detach() for k, v in g_parts.items()}}
 
     @torch.no_grad()
     def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return inversion_grid(self.G, x, labels)
+        return inversion_grid(self.G_ema, x, labels)
 
 
 @torch.no_grad()

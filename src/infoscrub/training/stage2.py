@@ -117,13 +117,16 @@ class Stage2Task:
         n = len(ctx.attributes)
         G = UNetEditor(n, cfg.generator)
         D = Discriminator(n, heads_for(cfg.variant), ctx.image_size, cfg.discriminator)
-        load_module_state(G, stage1["models"]["generator"], "generator")
+        # G_ema is the Stage I generator that ships; the mixer learns on top of it.
+        load_module_state(G, stage1["models"].get("generator_ema", stage1["models"]["generator"]), "generator")
         load_module_state(D, stage1["models"]["discriminator"], "discriminator")
         for frozen in (G, D):
             frozen.eval().requires_grad_(False)
         self.G, self.D = ctx.prepare(G), ctx.prepare(D)
         self.M = ctx.prepare(ObfuscationMixer(n, cfg.mixer))
-        self.G_run, self.D_run, self.M_run = ctx.compiled(self.G), ctx.compiled(self.D), ctx.compiled(self.M)
+        # Compile exactly what a step runs (a compiled module would cover only forward()).
+        self.encode, self.decode = ctx.compiled(self.G.encode), ctx.compiled(self.G.decode)
+        self.D_run, self.M_run = ctx.compiled(self.D), ctx.compiled(self.M)
         self.opt = make_adam(self.M.parameters(), cfg.optim.lr_g, cfg.optim)
 
     def networks(self) -> dict[str, torch.nn.Module]:
@@ -137,9 +140,9 @@ class Stage2Task:
         """(x', alpha, x_obf) for the attributes in ``mask`` (labelled path, a'_i = 1 - c_i)."""
         mixer = mixer or self.M_run
         with torch.no_grad():
-            feats, code = self.G_run.encode(x)
+            feats, code = self.encode(x)
             code_edit = edit_code(code, labels, mask)
-            x_edit = self.G_run.decode(x, feats, code_edit)
+            x_edit = self.decode(x, feats, code_edit)
         alpha = mixer(x, x_edit, code, code_edit)
         return x_edit, alpha, mix(x, x_edit, alpha)
 

@@ -1,0 +1,1 @@
+"""Training rounds for short GPU windows: the compact state, the round, the keep rule."""
