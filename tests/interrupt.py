@@ -13,8 +13,8 @@ def train_until(train, cfg, out: Path, stop_after: int) -> None:
 
     original = loop.save_run_state
 
-    def save_then_stop(task, ctx, config, out_dir, step):
-        original(task, ctx, config, out_dir, step)
+    def save_then_stop(task, ctx, config, out_dir, step, *args):
+        original(task, ctx, config, out_dir, step, *args)
         if step == stop_after:
             raise KeyboardInterrupt
 

@@ -46,6 +46,7 @@ class RunConfig:
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
     channels_last: bool = True  # on CUDA, for networks without instance norm (see TrainContext.prepare)
     compile: bool = False  # torch.compile what a step runs (networks, G.encode / G.decode)
+    compile_backend: str = "inductor"  # torch.compile backend (aot_eager: trace only, for tests)
     log_every: int = 50
     sample_every: int = 1000
     checkpoint_every: int = 2000

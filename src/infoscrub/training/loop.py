@@ -80,7 +80,7 @@ class TrainContext:
 
         Compiling a module covers only its ``forward``; the trainers compile exactly the
         callables a step runs, so nothing of the step is left out."""
-        return torch.compile(fn) if self.run.compile else fn
+        return torch.compile(fn, backend=self.run.compile_backend) if self.run.compile else fn
 
 
 def uses_instance_norm(module: nn.Module) -> bool:
@@ -273,12 +273,13 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
     planned_images = max(1, run.steps * global_batch)
     restart_images = ctx.images_seen if restarted else None
     t0 = time.perf_counter()
-    done = start
+    if seconds is not None and seconds <= 0:
+        return record
     for step in range(start, run.steps):
+        # The clock is read once per step, after it (below), so a timed run always ends
+        # through a logged, checkpointed last step.
         elapsed = time.perf_counter() - t0
-        if seconds is not None and elapsed >= seconds:
-            break
-        run_share = elapsed / seconds if seconds else step * global_batch / planned_images
+        run_share = min(1.0, elapsed / seconds) if seconds else step * global_batch / planned_images
         factor = 1.0
         if optim is not None:
             since = None if restart_images is None else ctx.images_seen - restart_images
