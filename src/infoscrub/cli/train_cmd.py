@@ -83,6 +83,8 @@ def _register_round(train_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_dir", default=None,
                    help="continue the state in this folder (a round's --out) instead of the repository's")
     p.add_argument("--state-dir", default="state", help="the repository's state folder (default: state)")
+    p.add_argument("--weights-dir", default=None, help="folder of the shipped editor/attacker weights "
+                   "(default: the package's assets/weights)")
     p.add_argument("--fresh", action="store_true", help="start a new model (the attackers are still reused)")
     p.add_argument("--seconds", type=float, help="training seconds, Stage I + Stage II (seconds)")
     p.add_argument("--batch-size", type=int, help="batch size of Stage I and Stage II")
@@ -100,6 +102,8 @@ def _register_keep(train_sub: argparse._SubParsersAction) -> None:
         "assets, the rest to --state-dir. Prints the decision and why.")
     p.add_argument("round", help="a finished round's output folder")
     p.add_argument("--state-dir", default="state", help="the repository's state folder (default: state)")
+    p.add_argument("--weights-dir", default=None, help="folder of the shipped editor/attacker weights "
+                   "(default: the package's assets/weights)")
     p.add_argument("--force", action="store_true", help="keep it even if it is not better")
     p.set_defaults(handler=run_keep_cmd)
 
@@ -112,7 +116,8 @@ def run_round_cmd(args: argparse.Namespace) -> int:
     from infoscrub.rounds.round import build_round_config, run_round
     from infoscrub.rounds.state import StatePaths, read_trainer_state
 
-    start = StatePaths.folder(args.from_dir) if args.from_dir else StatePaths.repository(args.state_dir)
+    start = (StatePaths.folder(args.from_dir) if args.from_dir
+             else StatePaths.repository(args.state_dir, args.weights_dir))
     overrides = list(args.overrides) + ([f"seconds={args.seconds}"] if args.seconds is not None else [])
     if args.print_config:
         info = read_trainer_state(start.trainer)[0] if start.has_model() and not args.fresh else None
@@ -132,7 +137,7 @@ def run_keep_cmd(args: argparse.Namespace) -> int:
     from infoscrub.rounds.keep import keep_round
     from infoscrub.rounds.state import StatePaths
 
-    target = StatePaths.repository(args.state_dir)
+    target = StatePaths.repository(args.state_dir, args.weights_dir)
     kept, why = keep_round(args.round, target, force=args.force)
     if kept:
         print(f"kept {args.round}: {why}; replaced {target.editor}, {target.attacker}, {target.trainer}, "

@@ -217,29 +217,42 @@ def _load_adversary_or_train(rnd: Round, which: str, cfg: AdversaryTrainConfig, 
     return target
 
 
+def restore_stage1(task: Stage1Task, start: StatePaths) -> tuple[dict[str, Any], dict[str, Any], dict | None]:
+    """Load a compact state into a Stage I task: G and G_ema from the editor's G_ema, D from
+    the trainer state. Returns (trainer info, editor info, mixer state dict or None);
+    refuses files that are not one state or do not fit the task's networks."""
+    info, disc = read_trainer_state(start.trainer)
+    editor_info, nets = read_networks(start.editor, ("stage1", "stage2"))
+    for key in ("attributes", "image_size", "alignment"):
+        if editor_info.get(key) != info[key]:
+            raise InfoscrubError(f"{start.editor} and {start.trainer} are not one state ({key} differs)")
+    if list(info["attributes"]) != list(task.ctx.attributes):
+        raise InfoscrubError(f"the state's attributes ({','.join(info['attributes'])}) are not the run's "
+                             f"({','.join(task.ctx.attributes)})")
+    load_module_state(task.G, nets["generator"], "generator")
+    load_module_state(task.G_ema, nets["generator"], "generator")
+    load_module_state(task.D, disc, "discriminator")
+    task.ctx.images_seen = info["images_seen"]
+    task.restart(True)
+    return info, editor_info, nets.get("mixer")
+
+
 def _start_stage1(rnd: Round, start: StatePaths | None) -> bool:
-    """Build the Stage I task; from the state's G_ema and D when continuing. Returns
-    whether training restarts on trained weights."""
+    """Build the Stage I task; from the compact state when continuing. Returns whether
+    training restarts on trained weights."""
     cfg = rnd.cfg
-    rnd.stage1 = task = Stage1Task(cfg.stage1, rnd.ctx, restarted=start is not None)
+    rnd.stage1 = task = Stage1Task(cfg.stage1, rnd.ctx)
     if start is None:
         rnd.info = {"config": config_to_dict(cfg.stage1), "attributes": list(rnd.ctx.attributes),
                     "alignment": rnd.ctx.alignment, "image_size": rnd.ctx.image_size, "images_seen": 0,
                     "steps": 0, "stage2_images_seen": 0, "rounds": 0, "seed": cfg.seed}
         return False
-    info, disc = read_trainer_state(start.trainer)
-    editor_info, nets = read_networks(start.editor, ("stage1", "stage2"))
-    if editor_info.get("attributes") != info["attributes"] or editor_info.get("image_size") != info["image_size"]:
-        raise InfoscrubError(f"{start.editor} and {start.trainer} are not one state (attributes or image size differ)")
-    load_module_state(task.G, nets["generator"], "generator")
-    load_module_state(task.G_ema, nets["generator"], "generator")
-    load_module_state(task.D, disc, "discriminator")
-    if "mixer" in nets:
+    info, editor_info, mixer_state = restore_stage1(task, start)
+    if mixer_state is not None:
         mixer_cfg = config_from_dict(MixerConfig, editor_info["config"]["mixer"], "mixer")
-        if mixer_cfg == cfg.stage2.mixer:
+        if mixer_cfg == cfg.stage2.mixer:  # a changed mixer starts afresh
             rnd.mixer = ObfuscationMixer(len(rnd.ctx.attributes), mixer_cfg).to(rnd.ctx.device)
-            load_module_state(rnd.mixer, nets["mixer"], "mixer")
-    rnd.ctx.images_seen = info["images_seen"]
+            load_module_state(rnd.mixer, mixer_state, "mixer")
     rnd.info = {**info, "config": config_to_dict(cfg.stage1)}
     return True
 
