@@ -12,7 +12,8 @@ seen by the generators) judges the label-free inversions of balanced test subset
 - ``head_acc``: accuracy of the discriminator's attribute heads on real test faces.
 
     .venv/bin/python benchmarks/stage1_choices.py ../shared/data/celebahq128 --steps 1500
-    .venv/bin/python benchmarks/stage1_choices.py DATA --study warmup --skips 2 --seeds 0,1
+    .venv/bin/python benchmarks/stage1_choices.py DATA --study both --skip-values 1,2 --skip-seeds 1 \
+        --skips 1 --seeds 0,1 --out SAME_FILE   # reuses the rows it already has
 
 Prints one row per run and writes them as JSON lines to --out.
 """
@@ -97,7 +98,8 @@ def main() -> None:
     parser.add_argument("--study", choices=("skips", "warmup", "both"), default="both")
     parser.add_argument("--steps", type=int, default=1500, help="Stage I steps of batch 16 per run")
     parser.add_argument("--skip-values", default="0,1,2,4")
-    parser.add_argument("--skips", type=int, default=2, help="skips of the warm-up study")
+    parser.add_argument("--skip-seeds", default="0", help="seeds of the skips study")
+    parser.add_argument("--skips", type=int, default=1, help="skips of the warm-up study")
     parser.add_argument("--warmup", type=int, default=200, help="d_warmup_steps compared with 0")
     parser.add_argument("--seeds", default="0,1", help="seeds of the warm-up study")
     parser.add_argument("--judge-steps", type=int, default=800)
@@ -115,21 +117,30 @@ def main() -> None:
           flush=True)
     plans: list[list[str]] = []
     if args.study in ("skips", "both"):
-        plans += [[f"generator.skips={k}", "run.seed=0"] for k in args.skip_values.split(",")]
+        plans += [[f"generator.skips={k}", f"run.seed={seed}"]
+                  for seed in args.skip_seeds.split(",") for k in args.skip_values.split(",")]
     if args.study in ("warmup", "both"):
         for seed in args.seeds.split(","):
             for warm in (0, args.warmup):
-                plan = [f"generator.skips={args.skips}", f"run.seed={seed}", f"d_warmup_steps={warm}"]
-                if warm == 0 and seed == "0" and [f"generator.skips={args.skips}", "run.seed=0"] in plans:
-                    continue  # the same run as the skips study's
-                plans.append(plan)
+                plan = [f"generator.skips={args.skips}", f"run.seed={seed}"] + ([f"d_warmup_steps={warm}"] if warm else [])
+                if plan not in plans:
+                    plans.append(plan)
+    # Rows already in --out with the same settings and steps are reused (runs are
+    # deterministic on the CPU and the judge is seeded): an interrupted study resumes.
+    done = {}
+    if Path(args.out).is_file():
+        for line in Path(args.out).read_text().splitlines():
+            row = json.loads(line)
+            done[(tuple(sorted(row["overrides"])), row["images"])] = row
     print(f"{'settings':<52} {'images':>7} {'s':>5} {'inv_acc':>7} {'all':>6} {'util':>6} {'rec_l1':>7} "
           f"{'edit_l1':>7} {'head_acc':>8}", flush=True)
     with open(args.out, "a") as handle:
         for plan in plans:
-            row = run_one(train, test, judge, plan, args.steps, args.per_attribute, work)
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
+            row = done.get((tuple(sorted(plan)), args.steps * 16))
+            if row is None:
+                row = run_one(train, test, judge, plan, args.steps, args.per_attribute, work)
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
             print(f"{' '.join(plan):<52} {row['images']:>7} {row['seconds']:>5.0f} {row['inv_acc']:>7.3f} "
                   f"{row['inv_acc_all']:>6.3f} {row['utility']:>6.3f} {row['rec_l1']:>7.4f} {row['edit_l1']:>7.4f} "
                   f"{row['head_acc']:>8.3f}", flush=True)

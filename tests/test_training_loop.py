@@ -103,13 +103,31 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, data_root, monkeypa
 
     monkeypatch.setattr(Stage1Task, "train_step", poisoned)
     run = tmp_path / "d"
-    with pytest.raises(InfoscrubError, match="diverged at step 5"):
+    with pytest.raises(InfoscrubError, match="diverged by step 5"):
         train_stage1(tiny(data_root, "run.steps=10", "run.checkpoint_every=2"), run)
     good = load_checkpoint(run / "checkpoint.pt")
     assert good["step"] == 4
     assert all(torch.isfinite(v).all() for v in good["models"]["generator"].values())
     bad = load_checkpoint(run / loop.DIVERGED)
     assert bad["step"] == 5
+
+
+def test_a_checkpoint_between_log_steps_never_saves_a_diverged_state(tmp_path, data_root, monkeypatch):
+    from infoscrub.training.stage1 import Stage1Task
+
+    original = Stage1Task.train_step
+
+    def poisoned(self, x, labels, step, gen):
+        losses = original(self, x, labels, step, gen)
+        if step >= 2:
+            losses["g_loss"] = torch.tensor(float("nan"))
+        return losses
+
+    monkeypatch.setattr(Stage1Task, "train_step", poisoned)
+    run = tmp_path / "d"
+    with pytest.raises(InfoscrubError, match="diverged by step 4"):  # checkpoint at 4, log only at 10
+        train_stage1(tiny(data_root, "run.steps=10", "run.checkpoint_every=2", "run.log_every=10"), run)
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 2
 
 
 def test_resume_truncates_the_log_and_removes_interrupted_writes(tmp_path, data_root, monkeypatch):

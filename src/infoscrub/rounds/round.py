@@ -444,7 +444,8 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     stage2_seconds = cfg.seconds * cfg.stage2_share
     _train_stage1(rnd, cfg.seconds - stage2_seconds, restarted)
     task2 = _train_stage2(rnd, stage2_seconds)
-    rnd.info["rounds"] = rounds_done + 1
+    trained = rnd.images.get("stage1", 0) + rnd.images.get("stage2", 0) > 0
+    rnd.info["rounds"] = rounds_done + int(trained)  # --seconds 0 only evaluates (and exports)
     rnd.export()
 
     summary = _evaluate(rnd, heldout, test)

@@ -160,6 +160,15 @@ class MetricLog:
         self.count += 1
         self.images += batch
 
+    def nonfinite(self) -> list[str]:
+        """Keys whose running sums are not finite (one host sync; called before a checkpoint
+        so a diverged state never replaces a good one, even between log steps)."""
+        if not self.sums:
+            return []
+        keys = sorted(self.sums)
+        ok = torch.isfinite(torch.stack([self.sums[k].float() for k in keys])).tolist()
+        return [k for k, good in zip(keys, ok) if not good]
+
     def flush(self, step: int, info: DistInfo, lr_factor: float, images_seen: int) -> dict[str, float]:
         means = {k: v / self.count for k, v in self.sums.items()}
         means = {k: float(v) for k, v in all_reduce_mean(means, info).items()}  # one host sync
@@ -272,7 +281,14 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
     global_batch = run.batch_size * ctx.dist.world_size
     planned_images = max(1, run.steps * global_batch)
     restart_images = ctx.images_seen if restarted else None
+    def diverged(keys: list[str]) -> None:
+        # Keep the last good checkpoint; the diverged state goes beside it.
+        save_run_state(task, ctx, config, out, done, DIVERGED)
+        raise InfoscrubError(f"training diverged by step {done}: {', '.join(keys)} not finite; "
+                             f"{out / CHECKPOINT} keeps the last good state, {out / DIVERGED} the diverged one")
+
     t0 = time.perf_counter()
+    done = start
     if seconds is not None and seconds <= 0:
         return record
     for step in range(start, run.steps):
@@ -297,10 +313,7 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
             record = log.flush(done, ctx.dist, factor, ctx.images_seen)
             bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
             if bad:
-                # Keep the last good checkpoint; the diverged state goes beside it.
-                save_run_state(task, ctx, config, out, done, DIVERGED)
-                raise InfoscrubError(f"training diverged at step {done}: {', '.join(bad)} not finite; "
-                                     f"{out / CHECKPOINT} keeps the last good state, {out / DIVERGED} the diverged one")
+                diverged(bad)
             if report is not None and ctx.dist.is_main:
                 elapsed = time.perf_counter() - t0
                 report({**record, "elapsed_s": round(elapsed, 1),
@@ -311,6 +324,9 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
         if ctx.dist.is_main and (done % run.sample_every == 0 or last):
             save_grid(task.sample_grid(sample_x, sample_y), out / "samples" / f"step_{done:07d}.png")
         if (run.checkpoint_every and done % run.checkpoint_every == 0) or last:
+            bad = log.nonfinite()
+            if bad:
+                diverged(bad)
             save_run_state(task, ctx, config, out, done)
         if progress is not None:
             progress.update(1)
