@@ -22,14 +22,14 @@ from torch import nn
 
 @dataclass
 class GeneratorConfig:
-    # Sizes chosen by cost (README, "Model size"): a Stage I step at width 48 / 224 channels /
-    # 2 skips costs 64 GFLOP per image, 0.40x the 162 of width 64 / 512 / 4 skips, and
-    # G_ema + mixer fit one fp16 file well under the 16 MiB a device transfer allows.
+    # Sizes chosen by cost (README, "Model size and defaults"): a Stage I step at width 48 /
+    # 224 channels / 1 skip costs 58 GFLOP per image, 0.36x the 162 of width 64 / 512 / 4
+    # skips, and G_ema + mixer fit one fp16 file well under the 16 MiB of a device transfer.
     width: int = 48  # channels at full resolution; doubles per level up to max_channels
     max_channels: int = 224
     depth: int = 4  # number of 2x downsamplings (128 -> 8 at depth 4)
     code_levels: int = 2  # decoder levels, deepest first, that receive the code
-    skips: int = 2  # U-Net skip connections, deepest decoder level first (0..depth)
+    skips: int = 1  # U-Net skip connections, deepest decoder level first (0..depth)
     identity_init: bool = True  # zero the residual head so G starts as the identity
 
 
