@@ -15,7 +15,6 @@ import statistics
 import time
 
 import cv2
-import numpy as np
 from PIL import Image
 
 STAGES = ("decode", "detect", "align", "model", "paste", "report", "encode")

@@ -29,12 +29,11 @@ from infoscrub.training.distributed import DistInfo
 from infoscrub.training.loop import TrainContext
 from infoscrub.training.stage1 import Stage1Config, Stage1Task, sample_inversion_masks
 from synthetic import make_celeba_folder
+from tiny import ATTRIBUTES, TINY_NETWORKS
 
-ATTRS = "Male,Smiling,Eyeglasses"
-TINY_ROUND = [
-    "stage1.generator.width=8", "stage1.generator.max_channels=16", "stage1.discriminator.width=8",
-    "stage1.discriminator.max_channels=16", "stage1.discriminator.layers=5", "stage1.data.image_size=32",
-    f"stage1.data.attributes={ATTRS}", "stage2.mixer.width=8", "stage2.mixer.blocks=1",
+ATTRS = ATTRIBUTES
+TINY_ROUND = [f"stage1.{setting}" for setting in TINY_NETWORKS] + [
+    "stage2.mixer.width=8", "stage2.mixer.blocks=1",
     "attacker.model.width=8", "attacker.run.steps=4", "attacker.run.batch_size=8",
     "heldout.model.width=8", "heldout.run.steps=4", "heldout.run.batch_size=8",
     "stage1.run.log_every=2", "stage2.run.log_every=2", "stage1.restart_d_steps=2",

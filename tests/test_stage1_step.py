@@ -19,10 +19,9 @@ from infoscrub.training.distributed import DistInfo
 from infoscrub.training.loop import TrainContext
 from infoscrub.training.stage1 import Stage1Config, Stage1Task, edit_code, sample_inversion_masks
 from infoscrub.training.stage2 import Stage2Config, Stage2Task
+from tiny import TINY_NETWORKS
 
-TINY = ["generator.width=8", "generator.max_channels=16", "discriminator.width=8",
-        "discriminator.max_channels=16", "discriminator.layers=5", "data.image_size=32",
-        "data.attributes=Male,Smiling,Eyeglasses", "generator.identity_init=false", "run.device=cpu"]
+TINY = TINY_NETWORKS + ["generator.identity_init=false", "run.device=cpu"]
 
 
 def make_task(*extra: str, seed: int = 0) -> Stage1Task:

@@ -9,27 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from infoscrub.config import apply_overrides
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Editor
 from infoscrub.training.checkpoint import load_checkpoint
-from infoscrub.training.stage1 import Stage1Config, sample_inversion_masks, train_stage1
+from infoscrub.training.stage1 import sample_inversion_masks, train_stage1
 from interrupt import train_until
 from synthetic import make_celeba_folder
+from tiny import TINY_NETWORKS, TINY_RUN, tiny_config
 
-TINY = ["generator.width=8", "generator.max_channels=16", "discriminator.width=8",
-        "discriminator.max_channels=16", "discriminator.layers=5", "data.image_size=32",
-        "run.batch_size=4", "run.log_every=1", "run.sample_every=1000", "run.progress=false",
-        "data.attributes=Male,Smiling,Eyeglasses"]
+TINY = TINY_NETWORKS + TINY_RUN
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     return make_celeba_folder(tmp_path_factory.mktemp("celeba") / "d", n=24, size=32)
-
-
-def tiny_config(data_root: Path, *extra: str) -> Stage1Config:
-    return apply_overrides(Stage1Config(), TINY + [f"data.path={data_root}", *extra])
 
 
 def read_metrics(run: Path) -> list[dict]:

@@ -6,29 +6,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from infoscrub.config import apply_overrides
 from infoscrub.errors import InfoscrubError
 from infoscrub.training import loop
 from infoscrub.training.checkpoint import load_checkpoint
 from infoscrub.training.config import OptimConfig
 from infoscrub.training.ema import ema_beta, update_ema
 from infoscrub.training.loop import lr_factor
-from infoscrub.training.stage1 import Stage1Config, train_stage1
+from infoscrub.training.stage1 import train_stage1
 from synthetic import make_celeba_folder
-
-TINY = ["generator.width=8", "generator.max_channels=16", "discriminator.width=8",
-        "discriminator.max_channels=16", "discriminator.layers=5", "data.image_size=32",
-        "run.batch_size=4", "run.log_every=1", "run.sample_every=1000", "run.progress=false",
-        "data.attributes=Male,Smiling,Eyeglasses"]
-
+from tiny import tiny_config as tiny
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     return make_celeba_folder(tmp_path_factory.mktemp("celeba") / "d", n=24, size=32)
-
-
-def tiny(data_root: Path, *extra: str) -> Stage1Config:
-    return apply_overrides(Stage1Config(), TINY + [f"data.path={data_root}", *extra])
 
 
 def steps_logged(run: Path) -> list[int]:

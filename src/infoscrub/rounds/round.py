@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 
 from infoscrub.config import apply_overrides, config_from_dict, config_to_dict
-from infoscrub.data.batches import to_model_range, to_uint8
+from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker, Editor, read_networks, save_weights
@@ -43,7 +43,7 @@ from infoscrub.rounds.state import (
 )
 from infoscrub.training.adversary import AdversaryTask, AdversaryTrainConfig
 from infoscrub.training.checkpoint import load_module_state
-from infoscrub.training.config import DataConfig, RunConfig
+from infoscrub.training.config import RunConfig
 from infoscrub.training.loop import TrainContext, fit, load_training_data, make_context
 from infoscrub.training.stage1 import Stage1Config, Stage1Task, inversion_grid
 from infoscrub.training.stage2 import Stage2Config, Stage2Task
