@@ -3,13 +3,15 @@
 Reading sniffs the content (never the file name), refuses what is not a whole, sane image
 (empty, truncated, not an image, animated, more pixels than allowed -- decompression bombs
 are refused from the header before any pixel is decoded), applies the EXIF orientation to
-the pixels, and keeps what the output needs: the format, the ICC colour profile, the alpha
-channel, one channel for grayscale sources, 16 bits for 16-bit PNGs.
+the pixels, and keeps what the output needs: the format, the ICC colour profile (rebuilt
+without its text, ``icc_profile.py``), the alpha channel, one channel for grayscale
+sources, 16 bits for 16-bit sources (PNG, and grayscale TIFF: I;16, I and F modes).
 
 Writing builds a fresh file from pixels alone, so EXIF, XMP, IPTC, GPS, embedded
-thumbnails and comments cannot survive; only the ICC profile is carried over. Files are
-written atomically (temporary file, then rename) and never replace an existing file unless
-``force`` is given.
+thumbnails, text chunks and comments cannot survive; only the cleaned ICC profile is
+carried over. Files are written atomically (temporary file, then rename), never replace an
+existing file unless ``force`` is given, and a destination that cannot be written is a
+one-line error.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from infoscrub.errors import InfoscrubError
+from infoscrub.icc_profile import clean_icc_profile
 
 DEFAULT_MAX_PIXELS = 120_000_000  # a 108-megapixel phone photo passes, a bomb does not
 WRITABLE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
@@ -145,12 +148,17 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
             raise NotAPhoto(f"{name} is truncated or corrupt: {one_line(exc)}") from None
     icc = image.info.get("icc_profile") or None
+    icc = clean_icc_profile(icc) if icc else None  # its text could name a person or device
     if fast is not None:
         rgb, alpha, grayscale = fast, None, False
     elif is_16bit_png(data):
         rgb, alpha, grayscale = decode_16bit_png(data, name)
     else:
-        rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
+        try:
+            rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
+        except (OSError, ValueError) as exc:  # a mode or palette Pillow cannot convert
+            raise NotAPhoto(f"{name} has pixels infoscrub cannot convert ({image.mode}): "
+                            f"{one_line(exc)}") from None
     rgb = orient(rgb, orientation)
     alpha = orient(alpha, orientation) if alpha is not None else None
     return Photo(rgb=np.ascontiguousarray(rgb),
@@ -205,8 +213,8 @@ def pixels_from_pillow(image: Image.Image, icc: bytes | None
                        ) -> tuple[np.ndarray, np.ndarray | None, bool, bytes | None]:
     """RGB (+ alpha) arrays from any Pillow mode; returns the profile that fits them."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit grayscale (TIFF and others)
-        gray = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.uint16)
+    if mode.startswith("I;16") or mode in ("I", "F"):  # deep grayscale (TIFF and others)
+        gray = deep_gray(np.asarray(image), mode)
         return np.repeat(gray[..., None], 3, axis=2), None, True, icc
     if mode == "CMYK":
         rgb, profile = cmyk_to_rgb(image, icc)
@@ -221,6 +229,20 @@ def pixels_from_pillow(image: Image.Image, icc: bytes | None
     return array[..., :3].copy(), alpha, grayscale, icc
 
 
+def deep_gray(values: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit grayscale from Pillow's deep modes. Integers are 16-bit samples (clipped);
+    floats are scaled by their range: 0..1 (the usual float TIFF) or 0..255 to 16 bits,
+    anything larger taken as 16-bit samples."""
+    if mode != "F":
+        return np.clip(values.astype(np.int64), 0, 65535).astype(np.uint16)
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the float image holds NaN or infinite values")
+    top = float(values.max(initial=0.0))
+    scale = 65535.0 if top <= 1.0 else 257.0 if top <= 255.0 else 1.0
+    return np.clip(values * scale + 0.5, 0, 65535).astype(np.uint16)
+
+
 def cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
     """CMYK becomes RGB (the output is an RGB file in the same format): through its ICC
     profile into sRGB when it has a usable one, else by Pillow's plain formula. Returns the
@@ -230,7 +252,7 @@ def cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[np.ndarray, byte
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
             converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
-            return np.asarray(converted), srgb.tobytes()
+            return np.asarray(converted), clean_icc_profile(srgb.tobytes())
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass
     return np.asarray(image.convert("RGB")), None
@@ -290,8 +312,8 @@ def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
 def to_pillow(photo: Photo) -> Image.Image:
     rgb, alpha = photo.rgb, photo.alpha
     if rgb.dtype == np.uint16:  # 16-bit outside PNG: only grayscale TIFF/others keep depth
-        if photo.grayscale and alpha is None:
-            return Image.fromarray(gray_from_rgb(rgb), mode="I;16")
+        if photo.grayscale and alpha is None and photo.format in ("TIFF", "PNG"):
+            return Image.fromarray(gray_from_rgb(rgb))  # uint16 -> mode I;16
         rgb = (rgb >> 8).astype(np.uint8)
         alpha = None if alpha is None else (alpha >> 8).astype(np.uint8)
     if photo.format == "JPEG":
@@ -351,9 +373,12 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
         raise InfoscrubError(f"{destination} is a folder; give a file name")
     if destination.exists() and not force:
         raise InfoscrubError(f"{destination} already exists; use --force to replace it")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
-                                         dir=destination.parent)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
+                                             dir=destination.parent)
+    except OSError as exc:  # read-only, immutable or virtual (/sys) folders, full disks
+        raise InfoscrubError(f"cannot write {destination}: {exc.strerror or one_line(exc)}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -373,6 +398,8 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
                     raise InfoscrubError(
                         f"{destination} already exists; use --force to replace it") from None
                 os.replace(temporary, destination)
+    except OSError as exc:
+        raise InfoscrubError(f"cannot write {destination}: {exc.strerror or one_line(exc)}") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

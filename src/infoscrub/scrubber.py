@@ -130,7 +130,8 @@ class Scrubber:
         if wanted is not None and found and max(wanted) >= len(found):
             raise InfoscrubError(f"face {max(wanted)} was asked for but the photo has "
                                  f"{len(found)} face(s), numbered 0-{len(found) - 1}")
-        selected = [i for i in range(len(found)) if wanted is None or i in wanted]
+        # strength 0 changes nothing: no face is edited (and the report says so)
+        selected = [i for i in range(len(found)) if (wanted is None or i in wanted) and strength > 0]
 
         clock = time.perf_counter()
         crops = [self._crop(photo.rgb, m, size) for m in matrices]

@@ -2,13 +2,16 @@
 
 Each subcommand lives in its own module with ``register(subparsers)``; parsers import
 nothing heavy so ``--help`` is instant. Expected failures (``InfoscrubError``) become one
-line on stderr and exit code 2; interrupts exit 130.
+line on stderr and their exit code (2; 3 for a photo with no face); anything else is a bug,
+reported in one line with exit code 1 (``INFOSCRUB_DEBUG=1`` re-raises it); interrupts
+exit 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from infoscrub import __version__
@@ -55,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("infoscrub: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("INFOSCRUB_DEBUG"):
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        print(f"infoscrub: internal error ({type(exc).__name__}: {detail}); please report it "
+              "(INFOSCRUB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from infoscrub.errors import InfoscrubError
+from infoscrub.errors import InfoscrubError, NoFaceFound
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG",
@@ -23,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Find every face, invert (believable false value) or obfuscate "
         "(attacker maximally unsure) the chosen attributes, paste the change back at full "
         "resolution and write the photo in its own format with no metadata (EXIF, XMP, "
-        "IPTC, GPS, thumbnails); only the ICC colour profile is kept.")
+        "IPTC, GPS, thumbnails); only the ICC colour profile is kept, without its text. "
+        "Exit status: 0 every photo written; 3 a photo had no face, so nothing was written "
+        "for it (--copy-faceless writes it unchanged, metadata stripped); 2 a photo, file or "
+        "setting was wrong (a folder run goes on with the other photos and says which).")
     scrub.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
     scrub.add_argument("--attributes", required=True,
                        help="comma-separated attribute names, e.g. Male,Young")
@@ -124,6 +127,7 @@ def run_scrub(args: argparse.Namespace) -> int:
 
     entries: list[dict] = []
     failures: list[str] = []
+    faceless: list[str] = []
     for job in jobs:
         entry: dict = {"input": str(job.source), "output": None}
         try:
@@ -134,21 +138,25 @@ def run_scrub(args: argparse.Namespace) -> int:
                 faces=args.faces, aligned=args.aligned)
             entry.update(report)
             if report["faces_found"] == 0 and not args.copy_faceless:
-                entry["status"] = "no face: skipped (use --copy-faceless to copy it)"
-                print(f"{job.source}: no face found, skipped", file=sys.stderr)
+                entry["status"] = "no face"
+                entry["message"] = "no face found: nothing written (--copy-faceless copies it clean)"
+                faceless.append(str(job.source))
+                print(f"{job.source}: no face found, nothing written", file=sys.stderr)
             else:
                 write_bytes_atomic(encode_photo(edited), job.destination, force=args.force)
                 entry["output"] = str(job.destination)
-                edited_count = sum(f["edited"] for f in report["faces"])
-                entry["status"] = "scrubbed" if edited_count else "no face: copied clean"
-                print(f"{job.source} -> {job.destination}: {report['faces_found']} face(s), "
-                      f"{edited_count} edited")
-        except InfoscrubError as exc:
-            if len(jobs) == 1:
+                entry["status"], entry["message"] = outcome(report)
+                print(f"{job.source} -> {job.destination}: {entry['message']}")
+        except Exception as exc:  # a folder run goes on past any one photo
+            if len(jobs) == 1 and isinstance(exc, InfoscrubError):
                 raise
-            entry["status"] = f"error: {exc}"
+            message = str(exc) if isinstance(exc, InfoscrubError) else \
+                f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+            if len(jobs) == 1:
+                raise InfoscrubError(f"{job.source}: {message}") from exc
+            entry["status"] = f"error: {message}"
             failures.append(str(job.source))
-            print(f"infoscrub: {job.source}: {exc}", file=sys.stderr)
+            print(f"infoscrub: {job.source}: {message}", file=sys.stderr)
         entries.append(entry)
 
     if args.report:
@@ -157,4 +165,22 @@ def run_scrub(args: argparse.Namespace) -> int:
     if failures:
         raise InfoscrubError(f"{len(failures)} of {len(jobs)} photos could not be scrubbed "
                              f"(first: {failures[0]})")
+    if faceless:
+        raise NoFaceFound(f"no face found in {len(faceless)} of {len(jobs)} photos, nothing written "
+                          f"for {'it' if len(faceless) == 1 else 'them'} (first: {faceless[0]}); "
+                          "--copy-faceless writes them with their metadata stripped")
     return 0
+
+
+def outcome(report: dict) -> tuple[str, str]:
+    """(status, message) of a written photo: status is one word for scripts reading the
+    report (scrubbed | unchanged | copied), the message says it for people."""
+    found = report["faces_found"]
+    edited = sum(f["edited"] for f in report["faces"])
+    if found == 0:
+        return "copied", "no face: copied clean (metadata stripped)"
+    if report.get("strength") == 0:
+        return "unchanged", f"{found} face(s), 0 edited (strength 0: metadata stripped only)"
+    if edited == 0:
+        return "unchanged", f"{found} face(s), 0 edited (none chosen by --faces; metadata stripped only)"
+    return "scrubbed", f"{found} face(s), {edited} edited"

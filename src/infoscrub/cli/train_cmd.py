@@ -178,6 +178,14 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(config_to_dict(cfg), indent=2))
         return 0
     trainer: Trainer = args.trainer_spec
+    if args.resume:  # before any data is decoded (24,000 images take a while)
+        from infoscrub.training.loop import CHECKPOINT
+
+        if not (Path(args.out) / CHECKPOINT).is_file():
+            from infoscrub.errors import InfoscrubError
+
+            raise InfoscrubError(f"--resume: {args.out} holds no {CHECKPOINT} to continue; "
+                                 "drop --resume to start a new run there")
     train = getattr(importlib.import_module(trainer.module), trainer.function)
     record = train(cfg, Path(args.out), resume=args.resume)
     if record and os.environ.get("RANK", "0") == "0":  # one summary line under torchrun
