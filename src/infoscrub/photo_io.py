@@ -43,6 +43,12 @@ EXIF_ORIENTATION = 0x0112
 JPEG_QUALITY = 95
 
 
+# What Pillow's and OpenCV's decoders raise on hostile bytes (found by the fuzz suite,
+# tests/fuzzing.py): every one of them means "not a readable photo".
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError,
+                  ZeroDivisionError, OverflowError, MemoryError, struct.error, zlib.error, cv2.error)
+
+
 class NotAPhoto(InfoscrubError):
     """The bytes are empty, not an image, truncated or corrupt, or an unsupported kind."""
 
@@ -115,16 +121,17 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
     if not data:
         raise NotAPhoto(f"{name} is empty (0 bytes)")
     with warnings.catch_warnings():
-        # We enforce our own pixel limit below, before decoding; Pillow's own warning would
-        # only repeat it (its hard error stays in force as a second guard).
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # We enforce our own pixel limit below, before decoding; Pillow's bomb warning would
+        # only repeat it (its hard error stays in force as a second guard), and its warnings
+        # about corrupt tags describe input we either refuse or decode anyway.
+        warnings.simplefilter("ignore")
         try:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise NotAPhoto(f"{name} is not an image infoscrub can read") from None
         except Image.DecompressionBombError:
             raise PhotoTooLarge(f"{name} has too many pixels (a decompression bomb?)") from None
-        except (OSError, SyntaxError, ValueError) as exc:
+        except DECODER_ERRORS as exc:
             raise NotAPhoto(f"{name} is not a readable image: {one_line(exc)}") from None
         if image.format not in WRITABLE_FORMATS:
             raise NotAPhoto(f"{name} is a {image.format} image; supported formats: "
@@ -135,30 +142,30 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
                                 f"{max_pixels / 1e6:g} megapixels)")
         if width == 0 or height == 0:
             raise NotAPhoto(f"{name} has no pixels")
-        if getattr(image, "n_frames", 1) > 1:
+        try:
+            frames = getattr(image, "n_frames", 1)  # TIFF reads every page's header for this
+        except DECODER_ERRORS as exc:
+            raise NotAPhoto(f"{name} is truncated or corrupt: {one_line(exc)}") from None
+        if frames > 1:
             raise NotAPhoto(f"{name} has several frames (animation or multi-page); "
                             "only single images are supported")
-        fast = decode_whole_jpeg(data, image)
         try:
+            fast = decode_whole_jpeg(data, image)
             if fast is None:
                 image.load()
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+            icc = image.info.get("icc_profile") or None
+            icc = clean_icc_profile(icc) if icc else None  # its text could name a person or device
+            if fast is not None:
+                rgb, alpha, grayscale = fast, None, False
+            elif is_16bit_png(data):
+                rgb, alpha, grayscale = decode_16bit_png(data, name)
+            else:
+                rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
         except Image.DecompressionBombError:
             raise PhotoTooLarge(f"{name} has too many pixels (a decompression bomb?)") from None
-        except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
-            raise NotAPhoto(f"{name} is truncated or corrupt: {one_line(exc)}") from None
-    icc = image.info.get("icc_profile") or None
-    icc = clean_icc_profile(icc) if icc else None  # its text could name a person or device
-    if fast is not None:
-        rgb, alpha, grayscale = fast, None, False
-    elif is_16bit_png(data):
-        rgb, alpha, grayscale = decode_16bit_png(data, name)
-    else:
-        try:
-            rgb, alpha, grayscale, icc = pixels_from_pillow(image, icc)
-        except (OSError, ValueError) as exc:  # a mode or palette Pillow cannot convert
-            raise NotAPhoto(f"{name} has pixels infoscrub cannot convert ({image.mode}): "
-                            f"{one_line(exc)}") from None
+        except DECODER_ERRORS as exc:
+            raise NotAPhoto(f"{name} is truncated or corrupt ({image.mode}): {one_line(exc)}") from None
     rgb = orient(rgb, orientation)
     alpha = orient(alpha, orientation) if alpha is not None else None
     return Photo(rgb=np.ascontiguousarray(rgb),
@@ -192,9 +199,24 @@ def is_16bit_png(data: bytes) -> bool:
         and data[24] == 16
 
 
+def png_chunks_fit(data: bytes) -> bool:
+    """Every chunk up to IEND lies inside the file."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        pos += 12 + length
+        if pos > len(data):
+            return False
+        if kind == b"IEND":
+            return True
+    return False
+
+
 def decode_16bit_png(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Pillow reads 16-bit colour PNGs as 8 bits; OpenCV keeps all 16."""
     colour_type = data[25]
+    if not png_chunks_fit(data):  # OpenCV spends seconds on a chunk that claims gigabytes
+        raise NotAPhoto(f"{name} is a truncated or corrupt PNG (a chunk runs past the end)")
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
         raise NotAPhoto(f"{name} is a 16-bit PNG that could not be decoded")
