@@ -109,3 +109,15 @@ def test_attributes_must_match_stage1(tmp_path, stage1_ckpt):
         train_stage2(apply_overrides(Stage2Config(), ["run.steps=1"]), tmp_path / "y")
     with pytest.raises(InfoscrubError, match="is a stage2 checkpoint|does not exist"):
         train_stage2(tiny(stage1_ckpt, f"stage1_checkpoint={tmp_path / 'none.pt'}"), tmp_path / "z")
+
+
+def test_a_diverged_stage1_checkpoint_is_refused(tmp_path, stage1_ckpt):
+    root, ckpt = stage1_ckpt
+    state = torch.load(ckpt, weights_only=True)
+    first = next(iter(state["models"]["generator_ema"]))
+    state["models"]["generator_ema"][first].fill_(float("nan"))
+    bad = tmp_path / "diverged.pt"
+    torch.save(state, bad)
+    with pytest.raises(InfoscrubError, match="NaN or infinite"):
+        train_stage2(tiny((root, bad), "run.steps=1"), tmp_path / "s2")
+    assert not (tmp_path / "s2" / "checkpoint.pt").exists()

@@ -3,11 +3,17 @@
 Both load from a training checkpoint (``.pt``, read with ``weights_only=True``) or from an
 exported fp16 safetensors file, the format of the weights bundled in ``infoscrub/assets``.
 ``Editor.load()`` / ``Attacker.load()`` with no path use the bundled weights.
+
+Every file is validated completely before use: its self-description, its config sections,
+that its networks are there, finite and of the shapes their config builds. Anything wrong is
+one ``InfoscrubError`` line, never a traceback and never a silently broken model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -25,12 +31,22 @@ from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNe
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
 from infoscrub.training.checkpoint import (
     atomic_safetensors_save,
+    check_info,
     checkpoint_info,
+    is_int,
     load_checkpoint,
     load_module_state,
+    shown,
 )
 
 WEIGHTS_FORMAT = "infoscrub-weights"
+# The networks each kind of file must hold (exports keep exactly these).
+NETWORKS = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",),
+            "stargan": ("generator", "discriminator"), "icgan": ("generator", "encoder_z", "encoder_y")}
+# Bound on every integer of a network config: a crafted depth or block count must not make
+# even the shape check (on the meta device) build millions of layers.
+MAX_SETTING = 4096
+FP16_MAX = 65504.0
 
 
 def bundled_weights(name: str) -> Path:
@@ -43,7 +59,7 @@ def bundled_weights(name: str) -> Path:
 
 
 def _read_weights(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """(metadata, {network: state_dict}) of an exported safetensors file."""
+    """(info, {network: state_dict}) of an exported safetensors file."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
@@ -57,22 +73,91 @@ def _read_weights(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch
         raise
     except Exception as exc:  # safetensors' own errors: header, truncation
         raise InfoscrubError(f"{path} is not a readable weights file ({str(exc)[:200]})") from None
-    info = json.loads(meta["info"])
-    return info, nets
+    return parse_info(path, meta.get("info")), nets
+
+
+def parse_info(path: Path, text: str | None) -> dict[str, Any]:
+    """The JSON object an export's header describes it with."""
+    if text is None:
+        raise InfoscrubError(f"{path} has a damaged header (no info)")
+    try:
+        info = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: deeply nested crafted JSON
+        raise InfoscrubError(f"{path} has a damaged header (info is not JSON)") from None
+    if not isinstance(info, dict):
+        raise InfoscrubError(f"{path} has a damaged header (info is not a JSON object)")
+    return info
 
 
 def read_networks(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """Uniform view of a checkpoint or an export: info (kind, config, attributes, ...) + nets."""
+    """Uniform view of a checkpoint or an export: info (kind, config, attributes, ...) + nets,
+    validated: the info's fields, and the kind's networks present and finite."""
     path = Path(path)
     if not path.is_file():
         raise InfoscrubError(f"weights file {path} does not exist")
     if path.suffix == ".safetensors":
         info, nets = _read_weights(path)
-        if info.get("kind") not in kinds:
-            raise InfoscrubError(f"{path} holds {info.get('kind')} weights; expected {' or '.join(kinds)}")
-        return info, nets
-    state = load_checkpoint(path, kinds)
-    return checkpoint_info(state), shipped_networks(state["models"])
+        check_info(path, info)
+        if info["kind"] not in kinds:
+            raise InfoscrubError(f"{path} holds {info['kind']} weights; expected {' or '.join(kinds)}")
+    else:
+        state = load_checkpoint(path, kinds)
+        info, nets = checkpoint_info(state), shipped_networks(state["models"])
+    check_networks(path, info["kind"], nets)
+    return info, nets
+
+
+def check_networks(path: Path, kind: str, nets: dict[str, dict[str, torch.Tensor]]) -> None:
+    """The kind's networks are all there, and no tensor holds NaN or inf (such weights paste
+    a black square over the face and report success)."""
+    missing = [net for net in NETWORKS[kind] if net not in nets]
+    if missing:
+        raise InfoscrubError(f"{path} has no {missing[0]} network (a {kind} file holds "
+                             f"{', '.join(NETWORKS[kind])})")
+    for net, state in nets.items():
+        for key, tensor in state.items():
+            if not torch.isfinite(tensor).all():
+                raise InfoscrubError(f"{path}: tensor {net}.{key} holds NaN or infinite values; "
+                                     "these weights are broken (a diverged run?)")
+
+
+def network_config(path: Path, config: dict[str, Any], section: str, cls: type) -> Any:
+    """A config section a network is built from: present, strictly parsed (config_from_dict
+    refuses unknown keys and wrong types), every integer in 0..MAX_SETTING."""
+    table = config.get(section)
+    if not isinstance(table, dict) or not all(isinstance(key, str) for key in table):
+        raise InfoscrubError(f"{path}: config has no {section} section")
+    try:
+        cfg = config_from_dict(cls, table, section)
+    except InfoscrubError as exc:
+        raise InfoscrubError(f"{path}: {exc}") from None
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if is_int(value) and not 0 <= value <= MAX_SETTING:
+            raise InfoscrubError(f"{path}: config {section}.{field.name} must be from 0 to "
+                                 f"{MAX_SETTING}, not {value}")
+    return cfg
+
+
+def build_network(path: Path, what: str, make: Callable[[], nn.Module],
+                  state: dict[str, torch.Tensor]) -> nn.Module:
+    """``make()`` once on the meta device (no memory) to check that the config builds a
+    network with exactly the file's tensor shapes, then for real with the file's weights."""
+    try:
+        with torch.device("meta"):
+            skeleton = make()
+    except (ValueError, RuntimeError, TypeError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InfoscrubError(f"{path}: its config does not build the {what} network ({detail})") from None
+    needed = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items()}
+    for key in sorted(needed.keys() | found.keys()):
+        if needed.get(key) != found.get(key):
+            raise InfoscrubError(f"{path} does not fit the {what} network: tensor {shown(key)} is "
+                                 f"{found.get(key, 'missing')}, the network needs {needed.get(key, 'none')}")
+    module = make()
+    load_module_state(module, state, what)
+    return module
 
 
 def shipped_networks(models: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
@@ -93,6 +178,9 @@ def save_weights(out: str | Path, networks: dict[str, dict[str, torch.Tensor]], 
         for key, value in state.items():
             value = value.detach().cpu()
             if value.is_floating_point() and half:
+                if value.numel() and float(value.abs().max()) > FP16_MAX:  # would load back as inf
+                    raise InfoscrubError(f"{net}.{key} holds values beyond the fp16 range; "
+                                         "export it in fp32 (--fp32)")
                 value = value.half()
             tensors[f"{net}.{key}"] = value.contiguous()
     out = Path(out)
@@ -103,8 +191,7 @@ def save_weights(out: str | Path, networks: dict[str, dict[str, torch.Tensor]], 
 def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path:
     """Write the inference networks of a checkpoint as one (fp16) safetensors file."""
     info, nets = read_networks(path, ("stage1", "stage2", "adversary"))
-    keep = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",)}[info["kind"]]
-    return save_weights(out, {net: nets[net] for net in keep}, info, half)
+    return save_weights(out, {net: nets[net] for net in NETWORKS[info["kind"]]}, info, half)
 
 
 def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
@@ -122,6 +209,13 @@ def entropy_bits(p: torch.Tensor) -> torch.Tensor:
     return torch.where((p <= 1e-12) | (p >= 1 - 1e-12), torch.zeros_like(h), h).float()
 
 
+def check_size_fits_depth(path: Path, image_size: int, depth: int) -> None:
+    """The U-Net halves the image ``depth`` times and joins skips at every level."""
+    if image_size % 2**depth:
+        raise InfoscrubError(f"{path}: image_size {image_size} does not fit a generator of depth "
+                             f"{depth} (it must be divisible by {2**depth})")
+
+
 class Editor:
     """Stage I generator (+ Stage II mixer) for faces aligned to ``alignment`` at ``image_size``."""
 
@@ -136,17 +230,17 @@ class Editor:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Editor":
-        info, nets = read_networks(path or bundled_weights("editor"), ("stage1", "stage2"))
-        config = info["config"]
-        attributes = info["attributes"]
-        gen_cfg = config_from_dict(GeneratorConfig, config["generator"], "generator")
-        generator = UNetEditor(len(attributes), gen_cfg)
-        load_module_state(generator, nets["generator"], "generator")
+        path = Path(path or bundled_weights("editor"))
+        info, nets = read_networks(path, ("stage1", "stage2"))
+        n = len(info["attributes"])
+        gen_cfg = network_config(path, info["config"], "generator", GeneratorConfig)
+        check_size_fits_depth(path, info["image_size"], gen_cfg.depth)
+        generator = build_network(path, "generator", lambda: UNetEditor(n, gen_cfg), nets["generator"])
         mixer = None
         if "mixer" in nets:
-            mixer = ObfuscationMixer(len(attributes), config_from_dict(MixerConfig, config["mixer"], "mixer"))
-            load_module_state(mixer, nets["mixer"], "mixer")
-        return cls(generator, attributes, info["alignment"], info["image_size"], mixer, device, info)
+            mix_cfg = network_config(path, info["config"], "mixer", MixerConfig)
+            mixer = build_network(path, "mixer", lambda: ObfuscationMixer(n, mix_cfg), nets["mixer"])
+        return cls(generator, info["attributes"], info["alignment"], info["image_size"], mixer, device, info)
 
     @classmethod
     def untrained(cls, attributes: list[str], alignment: str = "celebahq", image_size: int = 128,
@@ -207,10 +301,11 @@ class Attacker:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Attacker":
-        info, nets = read_networks(path or bundled_weights("attacker"), ("adversary",))
-        model_cfg = config_from_dict(AdversaryConfig, info["config"]["model"], "model")
-        model = build_adversary(len(info["attributes"]), model_cfg)
-        load_module_state(model, nets["adversary"], "adversary")
+        path = Path(path or bundled_weights("attacker"))
+        info, nets = read_networks(path, ("adversary",))
+        model_cfg = network_config(path, info["config"], "model", AdversaryConfig)
+        n = len(info["attributes"])
+        model = build_network(path, "adversary", lambda: build_adversary(n, model_cfg), nets["adversary"])
         return cls(model, info["attributes"], info["image_size"], device)
 
     @classmethod
@@ -235,10 +330,20 @@ BASELINE_EDITORS = {
 def load_editor(path: str | Path | None = None, device: str | torch.device = "cpu"):
     """Any editing model: InfoScrub stage1/stage2 weights or a baseline checkpoint."""
     if path is not None and Path(path).suffix == ".pt":
-        kind = load_checkpoint(path)["kind"]
+        state = load_checkpoint(path)
+        kind = state["kind"]
         if kind in BASELINE_EDITORS:
             import importlib
 
+            # The baselines' own loaders read these without checking.
+            check_networks(Path(path), kind, state["models"])
+            if not isinstance(state["config"].get("model"), dict):
+                raise InfoscrubError(f"{path}: config has no model section")
+
             module, name = BASELINE_EDITORS[kind]
-            return getattr(importlib.import_module(module), name).load(path, device)
+            try:
+                return getattr(importlib.import_module(module), name).load(path, device)
+            except (ValueError, TypeError, RuntimeError) as exc:  # a config that builds nothing
+                detail = " ".join(str(exc).split())[:200]
+                raise InfoscrubError(f"{path}: its config does not build a {kind} model ({detail})") from None
     return Editor.load(path, device)

@@ -77,6 +77,10 @@ def load_stage1(cfg: Stage2Config) -> dict:
     if not 0.0 <= cfg.target <= 1.0:
         raise InfoscrubError(f"target must be a probability in [0, 1], got {cfg.target}")
     state = load_checkpoint(cfg.stage1_checkpoint, "stage1")
+    for net, tensors in state["models"].items():  # a diverged Stage I teaches the mixer nothing
+        if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
+            raise InfoscrubError(f"{cfg.stage1_checkpoint}: the {net} network holds NaN or infinite values "
+                                 "(a diverged run?); continue from a good checkpoint")
     saved = state["config"]
     from_ckpt = {
         "variant": saved["variant"],
