@@ -1,5 +1,6 @@
-"""A real uvicorn server on 127.0.0.1 (free port, background thread) for the API tests."""
+"""Real uvicorn servers on 127.0.0.1 (free port, background thread) for the API tests."""
 
+import contextlib
 import socket
 import sys
 import threading
@@ -18,25 +19,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url():
+@contextlib.contextmanager
+def serving(app, **config):
+    """Serve ``app`` with uvicorn in a thread; yields its base URL."""
     import uvicorn
-    from conftest_faces import make_scrubber
 
-    from infoscrub.service.app import ServiceLimits, create_app
-
-    limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_waiting=8)
-    app = create_app(make_scrubber(), limits)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    from conftest_faces import make_scrubber
+
+    from infoscrub.service.app import ServiceLimits, create_app
+
+    limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_waiting=8)
+    with serving(create_app(make_scrubber(), limits)) as url:
+        yield url

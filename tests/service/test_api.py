@@ -112,3 +112,13 @@ def test_concurrent_requests_do_not_mix(server_url: str) -> None:
     with ThreadPoolExecutor(4) as pool:
         for size, found, expected_size, expected_faces in pool.map(one, cases * 2):
             assert size == expected_size and found == expected_faces
+
+
+def test_a_16_bit_grayscale_tiff_is_scrubbed_not_a_500(server_url: str) -> None:
+    gray = (astronaut().astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) * 257
+    buffer = io.BytesIO()
+    Image.fromarray(gray.astype(np.uint16)).save(buffer, format="TIFF")
+    reply = post(server_url, buffer.getvalue(), response="image")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == "image/tiff"
+    assert Image.open(io.BytesIO(reply.content)).mode == "I;16"

@@ -37,9 +37,32 @@ def test_runs_uvicorn_with_limits_and_warns_off_loopback(monkeypatch, capsys) ->
     paths = {route.path for route in calls["app"].routes}
     assert {"/", "/healthz", "/v1/attributes", "/v1/scrub"} <= paths
     assert "no authentication" in capsys.readouterr().err
+    assert calls["timeout_keep_alive"] == serve_cmd.KEEP_ALIVE_S
 
 
-def test_bad_port_is_a_one_line_error() -> None:
-    args = parse(["--port", "70000"])
-    with pytest.raises(InfoscrubError, match="port"):
+def test_allowed_hosts_and_body_timeout_reach_the_app(monkeypatch) -> None:
+    import httpx
+    import uvicorn
+    from conftest import serving
+
+    calls = {}
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: make_scrubber()))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    args = parse(["--host", "192.0.2.7", "--allowed-host", "scrub.lan",
+                  "--allowed-host", "photos.example", "--body-timeout", "3"])
+    assert args.handler(args) == 0
+    with serving(calls["app"]) as url:
+        info = httpx.get(f"{url}/v1/attributes").json()
+        assert info["limits"]["body_idle_timeout_s"] == 3
+        for host, status in [("192.0.2.7:8000", 200), ("scrub.lan", 200),
+                             ("photos.example", 200), ("localhost", 200), ("[::1]", 200),
+                             ("evil.example", 400)]:
+            assert httpx.get(f"{url}/healthz", headers={"Host": host}).status_code == status
+
+
+@pytest.mark.parametrize("argv, match", [(["--port", "70000"], "port"),
+                                         (["--body-timeout", "0"], "body-timeout")])
+def test_bad_option_is_a_one_line_error(argv, match) -> None:
+    args = parse(argv)
+    with pytest.raises(InfoscrubError, match=match):
         args.handler(args)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import sys
+
+KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="largest accepted upload (default 25 MB)")
     serve.add_argument("--max-megapixels", type=float, default=40.0,
                        help="largest accepted photo (default 40 megapixels)")
+    serve.add_argument("--body-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="drop an upload that sends nothing for this long (default 10)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests whose Host header is NAME (repeatable; "
+                       "'*' for any). Default: localhost, 127.0.0.1, [::1] and --host")
     serve.set_defaults(handler=run_serve)
 
 
@@ -40,17 +48,24 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from infoscrub.errors import InfoscrubError
     from infoscrub.scrubber import Scrubber
-    from infoscrub.service.app import ServiceLimits, create_app
+    from infoscrub.service.app import LOOPBACK_HOSTS, ServiceLimits, create_app
 
     if not 0 < args.port < 65536:
         raise InfoscrubError(f"--port must be 1-65535, not {args.port}")
+    if args.body_timeout <= 0:
+        raise InfoscrubError(f"--body-timeout must be above 0, not {args.body_timeout}")
     if not is_loopback(args.host):
         print(f"infoscrub: warning: listening on {args.host}, reachable from other machines; "
-              "the service has no authentication", file=sys.stderr)
+              "the service has no authentication (name the host names clients use with "
+              "--allowed-host)", file=sys.stderr)
     limits = ServiceLimits(max_upload_bytes=int(args.max_upload_mb * 2**20),
-                           max_pixels=int(args.max_megapixels * 1e6))
+                           max_pixels=int(args.max_megapixels * 1e6),
+                           body_idle_timeout_s=args.body_timeout)
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
-    app = create_app(scrubber, limits)
+    hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
+    app = create_app(scrubber, limits, allowed_hosts=hosts)
+    logging.basicConfig(format="infoscrub: %(levelname)s: %(message)s")  # service errors
     print(f"infoscrub: serving on http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_keep_alive=KEEP_ALIVE_S)
     return 0

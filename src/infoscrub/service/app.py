@@ -1,18 +1,25 @@
 """The web service: ``POST /v1/scrub``, ``GET /v1/attributes``, ``GET /healthz`` and a small
 page at ``/`` for people.
 
-Guards: the request body is counted while it arrives and cut off at the upload limit; the
-photo is recognised by its content (never its name or declared type) and refused above the
-pixel limit before decoding; nothing a client sends is used as a path; a bounded number of
-requests run at once (the ``Scrubber`` is thread-safe) with a bounded number waiting; every
-refusal is a 4xx JSON body ``{"error": "..."}``.
+Guards: only known Host names are served (no DNS rebinding); the request body is spooled
+while it arrives (a little of it in memory, the rest on disk), cut off at the upload limit
+and dropped with a 408 when the client stalls; the photo is recognised by its content (never
+its name or declared type) and refused above the pixel limit before decoding; nothing a
+client sends is used as a path; a bounded number of requests run at once (the ``Scrubber``
+is thread-safe) with a bounded number waiting; every refusal is a 4xx JSON body
+``{"error": "..."}`` and any unexpected failure a logged JSON 500 without details.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
 import json
-import threading
+import logging
+import tempfile
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,12 +28,26 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartParser
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import NotAPhoto, PhotoTooLarge, decode_photo, encode_photo
 from infoscrub.scrubber import MODES, Scrubber
+
+log = logging.getLogger("infoscrub.service")
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+CHUNK = 64 * 1024
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small fields around the photo
+# The page loads only its own files; the photos it shows are blob: and data: URLs.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass(frozen=True)
@@ -36,15 +57,27 @@ class ServiceLimits:
     workers: int = 2  # requests in the pipeline at once (one per core on the 2-core target)
     max_waiting: int = 8  # requests queued behind those; more get 503
     wait_timeout_s: float = 120.0
+    retry_after_s: int = 5  # what a 503 tells the client to wait
+    body_idle_timeout_s: float = 10.0  # no body bytes for this long: 408
+    body_deadline_s: float = 120.0  # the whole body must have arrived by then: 408
+    spool_memory_bytes: int = 256 * 1024  # of one upload kept in memory; the rest on disk
+    spool_memory_total: int = 8 * 1024 * 1024  # the same across all uploads at once
 
 
 class ServiceError(Exception):
     """A refusal with its HTTP status; becomes ``{"error": message}``."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
+
+
+def too_large(limit: int) -> ServiceError:
+    # Close: the rest of the body is not worth reading.
+    return ServiceError(413, f"upload is over the limit of {limit / 2**20:g} MB",
+                        {"Connection": "close"})
 
 
 def static_dir() -> Path:
@@ -53,40 +86,188 @@ def static_dir() -> Path:
 
 class Gate:
     """At most ``workers`` requests in the pipeline and ``max_waiting`` queued; the rest are
-    told the service is busy instead of piling up decoded photos in memory."""
+    told the service is busy instead of piling up decoded photos in memory. The pipeline
+    runs on ``workers`` threads of its own: every thread that ever held a whole upload keeps
+    a malloc arena of about its size, so few threads means less memory kept."""
 
     def __init__(self, limits: ServiceLimits):
         self.limits = limits
-        self._slots = threading.BoundedSemaphore(limits.max_waiting + limits.workers)
-        self._work = threading.BoundedSemaphore(limits.workers)
+        self._threads = ThreadPoolExecutor(limits.workers, thread_name_prefix="infoscrub")
+        self._work = asyncio.Semaphore(limits.workers)
+        self._admitted = 0  # running or waiting; only the event loop's thread counts
 
-    def run(self, fn, *args):
-        if not self._slots.acquire(blocking=False):
-            raise ServiceError(503, "the service is busy; try again in a moment")
+    def busy(self) -> ServiceError:
+        return ServiceError(503, "the service is busy; try again in a moment",
+                            {"Retry-After": str(self.limits.retry_after_s)})
+
+    async def run(self, fn, *args):
+        if self._admitted >= self.limits.workers + self.limits.max_waiting:
+            raise self.busy()
+        self._admitted += 1
         try:
-            if not self._work.acquire(timeout=self.limits.wait_timeout_s):
-                raise ServiceError(503, "the service is busy; try again in a moment")
             try:
-                return fn(*args)
+                await asyncio.wait_for(self._work.acquire(), self.limits.wait_timeout_s)
+            except asyncio.TimeoutError:
+                raise self.busy() from None
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._threads, forgetful, fn, *args)
             finally:
                 self._work.release()
         finally:
-            self._slots.release()
+            self._admitted -= 1
 
 
-def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None) -> FastAPI:
+def forgetful(fn, *args):
+    """``fn(*args)``; an exception leaves without the local variables of its frames. They hold
+    the upload and the decoded photo, and the exception outlives this call in reference
+    cycles: free them now rather than at the next garbage collection."""
+    try:
+        return fn(*args)
+    except BaseException as exc:
+        clear_frames(exc)
+        raise
+
+
+def clear_frames(exc: BaseException | None) -> None:
+    """Drop the local variables of the finished frames in ``exc``'s traceback and those of
+    the exceptions it chains to; the traceback itself still prints."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
+class MemoryBudget:
+    """Upload bytes held in memory by all requests together. Only the event loop's thread
+    touches it, so it needs no lock."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.used = 0
+        self.peak = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.total:
+            return False
+        self.used += size
+        self.peak = max(self.peak, self.used)
+        return True
+
+
+class BodySpool:
+    """One request body: in memory while it is small and the shared budget allows, then in
+    an anonymous temporary file."""
+
+    def __init__(self, budget: MemoryBudget, in_memory: int):
+        self.budget = budget
+        self.in_memory = in_memory
+        self.file: Any = io.BytesIO()
+        self.held = 0  # bytes of ours counted in the budget
+        self.on_disk = False
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if not self.on_disk and (self.held + len(chunk) > self.in_memory
+                                 or not self.budget.take(len(chunk))):
+            disk = tempfile.TemporaryFile()  # noqa: SIM115 (closed in release())
+            disk.write(self.file.getvalue())
+            self.release()
+            self.file, self.on_disk = disk, True
+        elif not self.on_disk:
+            self.held += len(chunk)
+        # A chunk to the page cache: cheaper than a hop to a worker thread.
+        self.file.write(chunk)
+        self.size += len(chunk)
+
+    def release(self) -> None:
+        self.budget.used -= self.held
+        self.held = 0
+        self.file.close()
+
+    async def chunks(self):
+        self.file.seek(0)
+        while chunk := self.file.read(CHUNK):
+            yield chunk
+
+
+class HostCheck:
+    """Answers only requests addressed to a known Host name: a web page elsewhere cannot
+    reach a loopback service through a DNS name that it points at 127.0.0.1."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: set[str]):
+        self.app = app
+        self.allowed = allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in self.allowed:
+            host = host_name(Headers(scope=scope).get("host", ""))
+            if host not in self.allowed:
+                response = JSONResponse({"error": "unknown Host header"}, status_code=400)
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class CatchAll:
+    """Any unexpected exception: logged with its traceback here, answered with a JSON 500
+    that gives nothing away."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception:
+            log.exception("unexpected error in %s %s", scope["method"], scope["path"])
+            if started:  # too late for an answer: the server drops the connection
+                raise
+            response = JSONResponse({"error": "internal error"}, status_code=500)
+            await response(scope, receive, send)
+
+
+def host_name(value: str) -> str:
+    """The name part of a Host header or address, lower case, IPv6 in brackets:
+    'Example.org:8000' -> 'example.org', '[::1]:80' and '::1' -> '[::1]'."""
+    value = value.strip().lower()
+    if value.count(":") > 1 and not value.startswith("["):
+        return f"[{value}]"  # a bare IPv6 address (as --host takes it)
+    if value.rfind(":") > value.rfind("]"):
+        value = value[:value.rfind(":")]
+    return value
+
+
+def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
+               allowed_hosts: list[str] | tuple[str, ...] = LOOPBACK_HOSTS) -> FastAPI:
     limits = limits or ServiceLimits()
     gate = Gate(limits)
-    app = FastAPI(title="infoscrub", version="1", docs_url="/docs", redoc_url=None)
+    budget = MemoryBudget(limits.spool_memory_total)
+    # No /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN. /openapi.json is
+    # plain JSON about the routes, which the page shows anyway.
+    app = FastAPI(title="infoscrub", version="1", docs_url=None, redoc_url=None)
+    app.state.memory_budget = budget
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    app.add_middleware(CatchAll)
+    app.add_middleware(HostCheck, allowed_hosts={host_name(h) for h in allowed_hosts})
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(static_dir() / "index.html", media_type="text/html")
+        return FileResponse(static_dir() / "index.html", media_type="text/html",
+                            headers=PAGE_HEADERS)
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -102,8 +283,18 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None) -> FastA
 
     @app.post("/v1/scrub")
     async def scrub(request: Request) -> Response:
-        fields = await read_form(request, limits)
-        result = await run_in_threadpool(gate.run, scrub_upload, scrubber, limits, fields)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ServiceError(415, "send the photo as multipart/form-data with a 'photo' field")
+        body = await receive_body(request, limits, budget)
+        try:
+            form = await parse_form(request, body, limits)
+        finally:
+            body.release()
+        try:
+            fields = read_fields(form, limits)
+            result = await gate.run(scrub_upload, scrubber, limits, fields)
+        finally:
+            await form.close()
         data, media_type, report = result
         if fields["response"] == "image":
             return Response(data, media_type=media_type,
@@ -114,41 +305,58 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None) -> FastA
     return app
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused as soon as it passes ``limit`` (declared or actual)."""
+async def receive_body(request: Request, limits: ServiceLimits, budget: MemoryBudget
+                       ) -> BodySpool:
+    """The body, spooled as it arrives; refused as soon as it passes the upload limit
+    (declared or actual) and when the client stalls or takes too long."""
+    limit = limits.max_upload_bytes + FORM_OVERHEAD
     declared = request.headers.get("content-length")
     if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise ServiceError(413, f"upload is over the limit of {limit // 2**20} MB")
-        except ValueError:
-            raise ServiceError(400, "bad Content-Length header") from None
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise ServiceError(413, f"upload is over the limit of {limit // 2**20} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_form(request: Request, limits: ServiceLimits) -> dict[str, Any]:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise ServiceError(415, "send the photo as multipart/form-data with a 'photo' field")
-    # Starlette parses the form from the cached body, so the limit above holds for it too.
-    request._body = await read_body(request, limits.max_upload_bytes + 64 * 1024)
+        if not declared.isdigit():
+            raise ServiceError(400, "bad Content-Length header", {"Connection": "close"})
+        if int(declared) > limit:
+            raise too_large(limits.max_upload_bytes)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.body_deadline_s
+    chunks = request.stream()
+    body = BodySpool(budget, limits.spool_memory_bytes)
     try:
-        form = await request.form(max_files=1, max_fields=8)
-    except Exception as exc:  # malformed multipart: the parser's own exception types vary
+        while True:
+            wait = min(limits.body_idle_timeout_s, deadline - loop.time())
+            try:
+                chunk = await asyncio.wait_for(anext(chunks, None), max(wait, 0))
+            except asyncio.TimeoutError:
+                raise ServiceError(408, "the upload was too slow; the connection is closed",
+                                   {"Connection": "close"}) from None
+            if chunk is None:
+                return body
+            if body.size + len(chunk) > limit:
+                raise too_large(limits.max_upload_bytes)
+            body.write(chunk)
+    except ClientDisconnect:
+        body.release()
+        raise ServiceError(400, "the client went away during the upload") from None
+    except BaseException:
+        body.release()
+        raise
+
+
+async def parse_form(request: Request, body: BodySpool, limits: ServiceLimits) -> FormData:
+    parser = MultiPartParser(request.headers, body.chunks(), max_files=1, max_fields=8,
+                             max_part_size=FORM_OVERHEAD)
+    parser.spool_max_size = limits.spool_memory_bytes  # the photo part: the rest on disk
+    try:
+        return await parser.parse()
+    except Exception as exc:  # noqa: BLE001 (malformed multipart: exception types vary)
         raise ServiceError(400, f"malformed form data: {' '.join(str(exc).split())}") from None
+
+
+def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
     upload = form.get("photo")
     if not isinstance(upload, UploadFile):
         raise ServiceError(400, "missing the 'photo' file field")
-    data = await upload.read()
-    if len(data) > limits.max_upload_bytes:
-        raise ServiceError(413, f"upload is over the limit of "
-                                f"{limits.max_upload_bytes // 2**20} MB")
+    if (upload.size or 0) > limits.max_upload_bytes:
+        raise too_large(limits.max_upload_bytes)
     attributes = str(form.get("attributes") or "").strip()
     if not attributes:
         raise ServiceError(400, "missing 'attributes' (comma-separated names)")
@@ -159,20 +367,24 @@ async def read_form(request: Request, limits: ServiceLimits) -> dict[str, Any]:
     response = str(form.get("response") or "json")
     if response not in ("json", "image"):
         raise ServiceError(400, "'response' must be 'json' or 'image'")
-    return {"data": data, "attributes": attributes, "mode": str(form.get("mode") or "invert"),
-            "strength": strength, "faces": str(form.get("faces") or "").strip() or None,
-            "response": response}
+    return {"photo": upload.file, "attributes": attributes,
+            "mode": str(form.get("mode") or "invert"), "strength": strength,
+            "faces": str(form.get("faces") or "").strip() or None, "response": response}
 
 
 def scrub_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, Any]
                  ) -> tuple[bytes, str, dict]:
-    """Decode, scrub, encode; all state is local to this call."""
+    """Read, decode, scrub, encode; all state is local to this call. Runs inside the gate, so
+    only ``workers`` uploads are in memory whole at once."""
+    fields["photo"].seek(0)
+    data = fields["photo"].read()
     try:
-        photo = decode_photo(fields["data"], max_pixels=limits.max_pixels, name="upload")
+        photo = decode_photo(data, max_pixels=limits.max_pixels, name="upload")
     except PhotoTooLarge as exc:
         raise ServiceError(413, str(exc)) from None
     except NotAPhoto as exc:
         raise ServiceError(415, str(exc)) from None
+    del data  # the encoded upload is not needed while scrubbing
     try:
         edited, report = scrubber.scrub_photo(
             photo, fields["attributes"], mode=fields["mode"], strength=fields["strength"],

@@ -4,6 +4,7 @@
 const form = document.getElementById("scrub-form");
 const statusLine = document.getElementById("status");
 const strength = document.getElementById("strength");
+let maxUploadBytes = Infinity;
 
 function setStatus(text, isError = false) {
   statusLine.textContent = text;
@@ -14,6 +15,7 @@ async function loadAttributes() {
   const box = document.getElementById("attributes");
   const reply = await fetch("/v1/attributes");
   const info = await reply.json();
+  maxUploadBytes = info.limits.max_upload_bytes;
   box.replaceChildren(Object.assign(document.createElement("legend"), {textContent: "Attributes to hide"}));
   info.attributes.forEach((name, i) => {
     const label = document.createElement("label");
@@ -71,6 +73,10 @@ form.addEventListener("submit", async (event) => {
   const chosen = [...form.querySelectorAll("input[name=attribute]:checked")].map((i) => i.value);
   if (!file) return setStatus("Choose a photo first.", true);
   if (!chosen.length) return setStatus("Choose at least one attribute.", true);
+  // The server drops the connection on an upload over its limit: say so before sending.
+  if (file.size > maxUploadBytes) {
+    return setStatus(`The photo is over the limit of ${maxUploadBytes / 2 ** 20} MB.`, true);
+  }
   const body = new FormData();
   body.append("photo", file);
   body.append("attributes", chosen.join(","));
