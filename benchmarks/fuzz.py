@@ -38,8 +38,9 @@ def peak_rss_mb() -> float:
 
 
 def weights_seeds(folder: Path) -> dict[str, bytes]:
-    from infoscrub.inference import Editor, save_weights
-    from infoscrub.training.checkpoint import save_checkpoint
+    from infoscrub.inference import Editor
+    from infoscrub.storage.weights import save_weights
+    from infoscrub.storage.checkpoints import save_checkpoint
 
     editor = Editor.untrained(["Male", "Smiling"], image_size=32, width=8)
     info = {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 
 
 def train_until(train, cfg, out: Path, stop_after: int) -> None:

@@ -21,7 +21,7 @@ from infoscrub.training.adversary import (
     mixup_lambda,
     train_adversary,
 )
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 from synthetic import make_celeba_folder
 
 torch.set_num_threads(2)

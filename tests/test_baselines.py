@@ -25,7 +25,7 @@ from infoscrub.config import apply_overrides
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import load_editor
 from infoscrub.models import count_parameters
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 from interrupt import train_until
 from synthetic import make_celeba_folder
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from infoscrub.errors import InfoscrubError
-from infoscrub.training.checkpoint import (
+from infoscrub.storage.checkpoints import (
     atomic_torch_save,
     load_checkpoint,
     load_module_state,

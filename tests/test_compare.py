@@ -178,7 +178,7 @@ def test_real_evaluate_on_tiny_baselines_then_compare(tmp_path, monkeypatch):
     from infoscrub.attributes import CELEBA_ATTRIBUTES, DEFAULT_ATTRIBUTES
     from infoscrub.data.celeba import read_celeba_folder
     from infoscrub.models.adversary import AdversaryConfig, build_adversary
-    from infoscrub.training.checkpoint import save_checkpoint
+    from infoscrub.storage.checkpoints import save_checkpoint
 
     monkeypatch.delenv("INFOSCRUB_FID_WEIGHTS", raising=False)
     root = synthetic.make_celeba_folder(tmp_path / "celeba", n=40, size=32, seed=0)

@@ -262,7 +262,7 @@ def test_evaluate_inversion_keys_and_generic_editors_agree():
 def _save_models(tmp_path, attributes):
     from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
     from infoscrub.models.adversary import AdversaryConfig, build_adversary
-    from infoscrub.training.checkpoint import save_checkpoint
+    from infoscrub.storage.checkpoints import save_checkpoint
 
     torch.manual_seed(0)
     gen = UNetEditor(len(attributes), GeneratorConfig(width=8, max_channels=16))

@@ -52,8 +52,9 @@ def test_the_scrub_path():
 
 @pytest.fixture(scope="module")
 def weights_seeds(tmp_path_factory):
-    from infoscrub.inference import Editor, save_weights
-    from infoscrub.training.checkpoint import save_checkpoint
+    from infoscrub.inference import Editor
+    from infoscrub.storage.weights import save_weights
+    from infoscrub.storage.checkpoints import save_checkpoint
 
     folder = tmp_path_factory.mktemp("weights")
     editor = Editor.untrained(["Male", "Smiling"], image_size=32, width=8)

@@ -10,7 +10,7 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker, Editor, bundled_weights, export_weights
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import save_checkpoint
+from infoscrub.storage.checkpoints import save_checkpoint
 
 ATTRS = ["Male", "Smiling", "Young"]
 GEN = GeneratorConfig(width=8, max_channels=16, identity_init=False)

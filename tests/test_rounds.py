@@ -11,7 +11,7 @@ import torch
 from infoscrub.cli import main
 from infoscrub.config import config_from_dict, config_to_dict
 from infoscrub.errors import InfoscrubError
-from infoscrub.inference import save_weights
+from infoscrub.storage.weights import save_weights
 from infoscrub.rounds.keep import is_better, keep_round
 from infoscrub.rounds.round import build_round_config, restore_stage1
 from infoscrub.rounds.state import (

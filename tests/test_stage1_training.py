@@ -11,7 +11,7 @@ import torch
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Editor
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 from infoscrub.training.stage1 import sample_inversion_masks, train_stage1
 from interrupt import train_until
 from synthetic import make_celeba_folder

@@ -11,7 +11,7 @@ from infoscrub.config import apply_overrides
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Editor
 from infoscrub.models import MixerConfig, ObfuscationMixer, mix
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 from infoscrub.training.stage1 import Stage1Config, train_stage1
 from infoscrub.training.stage2 import Stage2Config, train_stage2
 from interrupt import train_until

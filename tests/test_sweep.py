@@ -12,7 +12,7 @@ from infoscrub.cli import sweep_cmd
 from infoscrub.config import config_to_dict
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker
-from infoscrub.training.checkpoint import load_checkpoint, save_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint, save_checkpoint
 from infoscrub.training.stage1 import Stage1Config
 from synthetic import make_celeba_folder
 

@@ -8,7 +8,7 @@ import torch
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.training import loop
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 from infoscrub.training.config import OptimConfig
 from infoscrub.training.ema import ema_beta, update_ema
 from infoscrub.training.loop import lr_factor

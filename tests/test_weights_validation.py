@@ -21,7 +21,7 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker, Editor, load_editor
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import (
+from infoscrub.storage.checkpoints import (
     load_checkpoint,
     load_module_state,
     save_checkpoint,
@@ -330,9 +330,34 @@ def test_a_real_process_prints_one_line_for_a_pickle(tmp_path):
 
 
 def test_export_refuses_values_fp16_cannot_hold(tmp_path):
-    from infoscrub.inference import save_weights
+    from infoscrub.storage.weights import save_weights
 
     with pytest.raises(InfoscrubError, match="fp16 range"):
         save_weights(tmp_path / "w.safetensors", {"net": {"w": torch.tensor([1e6])}}, {"kind": "stage1"})
     assert not (tmp_path / "w.safetensors").exists()
     save_weights(tmp_path / "w.safetensors", {"net": {"w": torch.tensor([1e6])}}, {"kind": "stage1"}, half=False)
+
+
+def test_huge_but_finite_weights_are_refused(tmp_path):
+    from infoscrub.inference import Editor
+    from infoscrub.storage.weights import save_weights
+
+    editor = Editor.untrained(["Male", "Smiling"], image_size=32, width=8)
+    info = {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
+            "alignment": "celebahq", "image_size": 32, "step": 1}
+    nets = {"generator": editor.generator.state_dict(), "mixer": editor.mixer.state_dict()}
+    first = next(iter(nets["generator"]))
+    nets["generator"][first] = nets["generator"][first] * 0 + 1e30
+    save_weights(tmp_path / "huge.safetensors", nets, info, half=False)
+    with pytest.raises(InfoscrubError, match="not trained weights"):
+        Editor.load(tmp_path / "huge.safetensors")
+
+
+def test_an_editor_never_returns_non_finite_pixels():
+    from infoscrub.inference import Editor
+
+    editor = Editor.untrained(["Male"], image_size=32, width=8)
+    with torch.no_grad():
+        next(editor.generator.parameters()).fill_(float("nan"))
+    with pytest.raises(InfoscrubError, match="non-finite pixels"):
+        editor.edit(torch.zeros(1, 3, 32, 32), ["Male"])

@@ -12,7 +12,6 @@ one ``InfoscrubError`` line, never a traceback and never a silently broken model
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from torch import nn
 
 from infoscrub.attributes import resolve_attributes
@@ -29,24 +27,12 @@ from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MOD
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import (
-    atomic_safetensors_save,
-    check_info,
-    checkpoint_info,
-    is_int,
-    load_checkpoint,
-    load_module_state,
-    shown,
-)
+from infoscrub.storage.checkpoints import is_int, load_checkpoint, load_module_state, shown
+from infoscrub.storage.weights import NETWORKS, check_networks, read_networks, save_weights
 
-WEIGHTS_FORMAT = "infoscrub-weights"
-# The networks each kind of file must hold (exports keep exactly these).
-NETWORKS = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",),
-            "stargan": ("generator", "discriminator"), "icgan": ("generator", "encoder_z", "encoder_y")}
 # Bound on every integer of a network config: a crafted depth or block count must not make
 # even the shape check (on the meta device) build millions of layers.
 MAX_SETTING = 4096
-FP16_MAX = 65504.0
 
 
 def bundled_weights(name: str) -> Path:
@@ -56,69 +42,6 @@ def bundled_weights(name: str) -> Path:
         raise InfoscrubError(f"this installation has no bundled {name} weights; pass a checkpoint "
                              "(train one with 'infoscrub train ...')")
     return path
-
-
-def _read_weights(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """(info, {network: state_dict}) of an exported safetensors file."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            if meta.get("format") != WEIGHTS_FORMAT:
-                raise InfoscrubError(f"{path} is not an infoscrub weights file")
-            nets: dict[str, dict[str, torch.Tensor]] = {}
-            for key in handle.keys():
-                net, _, param = key.partition(".")
-                nets.setdefault(net, {})[param] = handle.get_tensor(key).float()
-    except InfoscrubError:
-        raise
-    except Exception as exc:  # safetensors' own errors: header, truncation
-        raise InfoscrubError(f"{path} is not a readable weights file ({str(exc)[:200]})") from None
-    return parse_info(path, meta.get("info")), nets
-
-
-def parse_info(path: Path, text: str | None) -> dict[str, Any]:
-    """The JSON object an export's header describes it with."""
-    if text is None:
-        raise InfoscrubError(f"{path} has a damaged header (no info)")
-    try:
-        info = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: deeply nested crafted JSON
-        raise InfoscrubError(f"{path} has a damaged header (info is not JSON)") from None
-    if not isinstance(info, dict):
-        raise InfoscrubError(f"{path} has a damaged header (info is not a JSON object)")
-    return info
-
-
-def read_networks(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """Uniform view of a checkpoint or an export: info (kind, config, attributes, ...) + nets,
-    validated: the info's fields, and the kind's networks present and finite."""
-    path = Path(path)
-    if not path.is_file():
-        raise InfoscrubError(f"weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        info, nets = _read_weights(path)
-        check_info(path, info)
-        if info["kind"] not in kinds:
-            raise InfoscrubError(f"{path} holds {info['kind']} weights; expected {' or '.join(kinds)}")
-    else:
-        state = load_checkpoint(path, kinds)
-        info, nets = checkpoint_info(state), shipped_networks(state["models"])
-    check_networks(path, info["kind"], nets)
-    return info, nets
-
-
-def check_networks(path: Path, kind: str, nets: dict[str, dict[str, torch.Tensor]]) -> None:
-    """The kind's networks are all there, and no tensor holds NaN or inf (such weights paste
-    a black square over the face and report success)."""
-    missing = [net for net in NETWORKS[kind] if net not in nets]
-    if missing:
-        raise InfoscrubError(f"{path} has no {missing[0]} network (a {kind} file holds "
-                             f"{', '.join(NETWORKS[kind])})")
-    for net, state in nets.items():
-        for key, tensor in state.items():
-            if not torch.isfinite(tensor).all():
-                raise InfoscrubError(f"{path}: tensor {net}.{key} holds NaN or infinite values; "
-                                     "these weights are broken (a diverged run?)")
 
 
 def network_config(path: Path, config: dict[str, Any], section: str, cls: type) -> Any:
@@ -158,34 +81,6 @@ def build_network(path: Path, what: str, make: Callable[[], nn.Module],
     module = make()
     load_module_state(module, state, what)
     return module
-
-
-def shipped_networks(models: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
-    """The networks inference uses: a Stage I checkpoint's moving average G_ema stands in
-    for its raw generator (G_ema is what is sampled, evaluated, exported and shipped)."""
-    models = dict(models)
-    if "generator_ema" in models:
-        models["generator"] = models.pop("generator_ema")
-    return models
-
-
-def save_weights(out: str | Path, networks: dict[str, dict[str, torch.Tensor]], info: dict[str, Any],
-                 half: bool = True) -> Path:
-    """Write networks' state dicts as one safetensors file (fp16 unless ``half`` is False)
-    with ``info`` (kind, config, attributes, alignment, image size, step) in its header."""
-    tensors = {}
-    for net, state in networks.items():
-        for key, value in state.items():
-            value = value.detach().cpu()
-            if value.is_floating_point() and half:
-                if value.numel() and float(value.abs().max()) > FP16_MAX:  # would load back as inf
-                    raise InfoscrubError(f"{net}.{key} holds values beyond the fp16 range; "
-                                         "export it in fp32 (--fp32)")
-                value = value.half()
-            tensors[f"{net}.{key}"] = value.contiguous()
-    out = Path(out)
-    atomic_safetensors_save(tensors, {"format": WEIGHTS_FORMAT, "info": json.dumps(info)}, out)
-    return out
 
 
 def export_weights(path: str | Path, out: str | Path, half: bool = True) -> Path:
@@ -287,7 +182,10 @@ class Editor:
         out = self.generator.decode(x, feats, code_edit)
         if mode == "obfuscate":
             out = mix(x, out, self.mixer(x, out, code, code_edit))
-        return x + strength * (out - x)
+        out = x + strength * (out - x)
+        if not bool(torch.isfinite(out).all()):  # the last guard: never paste NaN over a face
+            raise InfoscrubError("the model produced non-finite pixels; its weights are broken")
+        return out
 
 
 class Attacker:

@@ -9,7 +9,7 @@ import torch
 
 from infoscrub.edit_request import check_edit_request
 from infoscrub.errors import InfoscrubError
-from infoscrub.training.checkpoint import load_checkpoint
+from infoscrub.storage.checkpoints import load_checkpoint
 
 def read_baseline_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     """A training checkpoint of ``kind`` (``.pt``); exported weights are not made for baselines."""

@@ -53,7 +53,7 @@ from infoscrub.inference import attribute_mask
 from infoscrub.config import config_from_dict, config_to_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.models import count_parameters
-from infoscrub.training.checkpoint import checkpoint_info, load_module_state
+from infoscrub.storage.checkpoints import checkpoint_info, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training

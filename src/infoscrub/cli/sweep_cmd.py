@@ -126,7 +126,7 @@ def build_configs(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, A
 
 def _train(cfg, run_dir: Path) -> int:
     """Train (or resume, or reuse) one run; returns its step count."""
-    from infoscrub.training.checkpoint import load_checkpoint
+    from infoscrub.storage.checkpoints import load_checkpoint
     from infoscrub.training.stage1 import train_stage1
 
     ckpt = run_dir / "checkpoint.pt"

@@ -13,7 +13,7 @@ from PIL import Image
 
 from infoscrub.errors import InfoscrubError
 
-ALIGNMENTS = ("celeba", "celebahq")
+from infoscrub.alignments import ALIGNMENTS
 RESAMPLE = Image.Resampling.LANCZOS
 
 

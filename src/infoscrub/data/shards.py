@@ -23,7 +23,7 @@ from infoscrub.data.celeba import read_celeba_folder
 from infoscrub.data.conventions import check_alignment, detect_alignment, prepare_image
 from infoscrub.data.images import decode_rgb, parallel_map, read_bytes
 from infoscrub.errors import InfoscrubError
-from infoscrub.training.checkpoint import atomic_safetensors_save
+from infoscrub.storage.atomic import atomic_safetensors_save
 
 MANIFEST = "manifest.json"
 FORMAT = "infoscrub-shards"

@@ -9,14 +9,12 @@ its utility holds. One set of files is replaced, never added to.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.rounds.state import StatePaths, read_trainer_state
+from infoscrub.storage.atomic import atomic_copy
 
 MIN_UTILITY = 0.8
 
@@ -36,19 +34,6 @@ def is_better(new: dict[str, Any], old: dict[str, Any] | None, min_utility: floa
     return True, f"inversion accuracy {before} -> {privacy:.3f}, utility {utility:.3f}"
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def keep_round(round_dir: str | Path, target: StatePaths, force: bool = False) -> tuple[bool, str]:
     """Replace ``target``'s state files with the round's when it is better (or ``force``)."""
     new = StatePaths.folder(round_dir)
@@ -65,7 +50,7 @@ def keep_round(round_dir: str | Path, target: StatePaths, force: bool = False) -
         return False, why
     for source, dest in ((new.editor, target.editor), (new.attacker, target.attacker),
                          (new.trainer, target.trainer), (new.metrics, target.metrics)):
-        _copy_atomic(source, dest)
+        atomic_copy(source, dest)
     if new.heldout.is_file() and not target.heldout.is_file():
-        _copy_atomic(new.heldout, target.heldout)
+        atomic_copy(new.heldout, target.heldout)
     return True, why if keep else f"forced ({why})"

@@ -27,7 +27,8 @@ from infoscrub.config import apply_overrides, config_from_dict, config_to_dict
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
-from infoscrub.inference import Attacker, Editor, read_networks, save_weights
+from infoscrub.inference import Attacker, Editor
+from infoscrub.storage.weights import read_networks, save_weights
 from infoscrub.models import MixerConfig, ObfuscationMixer, UNetEditor, count_parameters
 from infoscrub.rounds.state import (
     ATTACKER,
@@ -42,7 +43,7 @@ from infoscrub.rounds.state import (
     write_trainer_state,
 )
 from infoscrub.training.adversary import AdversaryTask, AdversaryTrainConfig
-from infoscrub.training.checkpoint import load_module_state
+from infoscrub.storage.checkpoints import load_module_state
 from infoscrub.training.config import RunConfig
 from infoscrub.training.loop import TrainContext, fit, load_training_data, make_context
 from infoscrub.training.stage1 import Stage1Config, Stage1Task, inversion_grid

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from infoscrub.errors import InfoscrubError
-from infoscrub.training.checkpoint import atomic_safetensors_save
+from infoscrub.storage.atomic import atomic_safetensors_save
 
 EDITOR = "editor.safetensors"
 ATTACKER = "attacker.safetensors"

@@ -43,7 +43,7 @@ from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import count_parameters
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.training.checkpoint import unwrap
+from infoscrub.storage.checkpoints import unwrap
 from infoscrub.training.config import DataConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.loop import TrainContext, fit, prepare_training

@@ -23,7 +23,7 @@ from infoscrub.attributes import resolve_attributes
 from infoscrub.data.batches import DeviceBatches, seeded_generator
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
-from infoscrub.training.checkpoint import (
+from infoscrub.storage.checkpoints import (
     load_checkpoint,
     load_module_state,
     restore_rng,

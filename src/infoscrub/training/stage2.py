@@ -33,7 +33,7 @@ from infoscrub.models import (
     count_parameters,
     mix,
 )
-from infoscrub.training.checkpoint import load_checkpoint, load_module_state
+from infoscrub.storage.checkpoints import load_checkpoint, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training

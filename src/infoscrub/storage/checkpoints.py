@@ -10,9 +10,7 @@ checked here first, so a damaged or crafted file is refused in one line, never a
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from infoscrub.alignments import ALIGNMENTS
 from infoscrub.attributes import CELEBA_ATTRIBUTES
 from infoscrub.errors import InfoscrubError
+from infoscrub.storage.atomic import atomic_torch_save
 
 FORMAT = "infoscrub-checkpoint"
 VERSION = 1
@@ -52,41 +52,6 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate((3, tuple(state["python"]), None))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_safetensors_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
-                            path: str | Path) -> None:
-    """safetensors file written to a temp name in the same folder, then renamed."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary data files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | Path, *, kind: str, config: dict[str, Any], attributes: list[str],
@@ -174,9 +139,6 @@ def check_attribute_names(path: Path, names: Any) -> None:
 
 def check_alignment_name(path: Path, name: Any) -> None:
     """The photo pipeline aligns faces by this name: one of the known conventions."""
-    # Imported here: infoscrub.data imports this module.
-    from infoscrub.data.conventions import ALIGNMENTS
-
     if not isinstance(name, str) or name not in ALIGNMENTS:
         raise InfoscrubError(f"{path}: alignment must be one of {', '.join(ALIGNMENTS)}, not {shown(name)}")
 
