@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from infoscrub.config import apply_overrides, config_to_dict
+from infoscrub.config import apply_overrides
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import load_image_set
 from infoscrub.evaluation.protocol import evaluate_inversion
@@ -57,7 +57,7 @@ def train_judge(train, steps: int, work: Path) -> Attacker:
     attributes = list(cfg.data.attributes)
     torch.manual_seed(1234)  # independent of every generator run
     task = AdversaryTask(cfg, context(cfg.run, attributes, train.size))
-    fit(task, task.ctx, train, config_to_dict(cfg), work / "judge", attributes)
+    fit(task, task.ctx, train, cfg, work / "judge")
     return Attacker(task.model, attributes, train.size)
 
 
@@ -86,7 +86,7 @@ def run_one(train, test, judge, overrides: list[str], steps: int, per_attribute:
     ctx = context(cfg.run, list(cfg.data.attributes), train.size)
     task = Stage1Task(cfg, ctx)
     start = time.perf_counter()
-    fit(task, ctx, train, config_to_dict(cfg), Path(tempfile.mkdtemp(dir=work)), ctx.attributes)
+    fit(task, ctx, train, cfg, Path(tempfile.mkdtemp(dir=work)))
     seconds = time.perf_counter() - start
     return {"overrides": overrides, "images": ctx.images_seen, "seconds": round(seconds, 1),
             **measure(task, judge, test, per_attribute)}

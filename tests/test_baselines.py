@@ -151,8 +151,8 @@ def test_stargan_tiny_run_trains_checkpoints_and_edits(tmp_path, data_root):
     metrics = read_metrics(tmp_path / "run")
     assert [m["step"] for m in metrics] == list(range(1, 11))
     assert all(np.isfinite(v) for m in metrics for v in m.values())
-    # G steps only on every 5th step (logged x n_critic there, 0 elsewhere)
-    assert [m["g_loss_rec"] != 0 for m in metrics] == [i % 5 == 4 for i in range(10)]
+    # G steps only on every 5th step: only their log lines carry G losses
+    assert [("g_loss_rec" in m) for m in metrics] == [i % 5 == 4 for i in range(10)]
     assert all(m["d_loss_gp"] >= 0 for m in metrics)
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt", "stargan")
     assert state["step"] == 10 and state["attributes"] == ATTRS
@@ -175,7 +175,8 @@ def test_stargan_resume_is_exact(tmp_path, data_root):
     assert [m["step"] for m in b] == list(range(1, 11))
     for i in (5, 9):  # the first step after the resume, and the next G step
         for key in ("d_loss", "d_loss_gp", "g_loss", "g_loss_rec"):
-            assert a[i][key] == b[i][key], (i, key)
+            assert a[i].get(key) == b[i].get(key), (i, key)  # G losses only on G steps
+    assert "g_loss" in a[9] and "g_loss" not in a[5]
 
 
 def test_icgan_tiny_run_stages_and_edits(tmp_path, data_root):
@@ -286,7 +287,7 @@ def test_stargan_step_components_time_one_iteration():
     step = stargan_step_components("cpu", batch_size=2, image_size=64, conv_dim=4)
     assert step.task.cfg.optim.lr_g == step.task.cfg.optim.lr_d == 1e-4
     d_only = step(with_g=False)
-    assert float(d_only["g_loss"]) == 0.0 and float(d_only["d_loss_gp"]) >= 0
+    assert "g_loss" not in d_only and float(d_only["d_loss_gp"]) >= 0
     full = step(with_g=True)
     assert float(full["g_loss_rec"]) > 0
 

@@ -64,14 +64,13 @@ def test_images_seen_are_counted_and_checkpointed(tmp_path, data_root):
 
 
 def test_a_timed_run_stops_on_its_clock(tmp_path, data_root):
-    from infoscrub.config import config_to_dict
     from infoscrub.training.stage1 import Stage1Task
 
     cfg = tiny(data_root, "run.steps=100000")
     ctx, data = loop.prepare_training(cfg.run, cfg.data)
     task = Stage1Task(cfg, ctx)
     records = []
-    loop.fit(task, ctx, data, config_to_dict(cfg), tmp_path / "t", ctx.attributes, seconds=1.0,
+    loop.fit(task, ctx, data, cfg, tmp_path / "t", seconds=1.0,
              report=records.append)
     assert 1 <= records[-1]["step"] < 100000
     assert records[-1]["remaining_s"] == 0.0 or records[-1]["elapsed_s"] >= 1.0

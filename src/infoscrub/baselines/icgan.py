@@ -50,13 +50,13 @@ from torch import nn
 from infoscrub.attributes import resolve_attributes
 from infoscrub.baselines.common import check_edit_args, current_values, read_baseline_checkpoint
 from infoscrub.inference import attribute_mask
-from infoscrub.config import config_from_dict, config_to_dict
+from infoscrub.config import config_from_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.models import count_parameters
 from infoscrub.storage.checkpoints import checkpoint_info, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
-from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
+from infoscrub.training.loop import TrainContext, adam_schedule, fit, make_adam, prepare_training
 
 KIND = "icgan"
 
@@ -194,6 +194,9 @@ class IcGANTask:
     def _noise(self, batch: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         return torch.randn(batch, self.cfg.model.z_dim, generator=gen, device=device)
 
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        return adam_schedule(self.optimizers(), self.cfg.optim, progress, images_since_restart)
+
     def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
                    gen: torch.Generator) -> dict[str, torch.Tensor]:
         batch = x.size(0)
@@ -278,7 +281,7 @@ def train_icgan(cfg: IcGANConfig, out: Path, resume: bool = False) -> dict[str, 
         print(f"icgan: {len(data)} images, {len(ctx.attributes)} attributes, {sizes} parameters; "
               f"cGAN steps [0, {task.gan_steps}), encoder steps [{task.gan_steps}, {cfg.run.steps}); "
               f"device {ctx.device}, world {ctx.dist.world_size}", flush=True)
-    return fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)
+    return fit(task, ctx, data, cfg, out, resume)
 
 
 class IcGANEditor:

@@ -24,9 +24,8 @@ values; the current values come from the labels when given (labelled evaluation 
 from the discriminator's auxiliary classifier (label-free path, as a photo would take).
 StarGAN has no notion of obfuscation: ``edit(mode='obfuscate')`` is an error.
 
-Logging: G losses exist only on G steps; they are logged multiplied by n_critic on G steps
-and as 0 on the others, so a log window that is a multiple of n_critic (the default 50)
-shows the exact mean over its G steps.
+Logging: G losses exist only on G steps; the log averages each loss over the steps that
+report it, so a log line shows the mean over its G steps.
 """
 
 from __future__ import annotations
@@ -42,14 +41,14 @@ from torch import nn
 from infoscrub.attributes import resolve_attributes
 from infoscrub.baselines.common import check_edit_args, current_values, read_baseline_checkpoint
 from infoscrub.inference import attribute_mask
-from infoscrub.config import config_from_dict, config_to_dict
+from infoscrub.config import config_from_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import count_parameters
 from infoscrub.storage.checkpoints import checkpoint_info, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import DistInfo, average_gradients
-from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
+from infoscrub.training.loop import TrainContext, adam_schedule, fit, make_adam, prepare_training
 
 KIND = "stargan"
 
@@ -216,9 +215,12 @@ class StarGANTask:
     def is_g_step(self, step: int) -> bool:
         return (step + 1) % self.cfg.n_critic == 0  # official: if (i+1) % n_critic == 0
 
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        return adam_schedule(self.optimizers(), self.cfg.optim, progress, images_since_restart)
+
     def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
                    gen: torch.Generator) -> dict[str, torch.Tensor]:
-        w, n_critic = self.cfg.loss, self.cfg.n_critic
+        w = self.cfg.loss
         c_org = labels
         c_trg = labels[torch.randperm(labels.size(0), generator=gen, device=labels.device)]
 
@@ -241,10 +243,8 @@ class StarGANTask:
                "d_loss_fake": d_loss_fake.detach(), "d_loss_cls": d_loss_cls.detach(),
                "d_loss_gp": d_loss_gp.detach()}
 
-        g_keys = ("g_loss", "g_loss_fake", "g_loss_rec", "g_loss_cls")
         if not self.is_g_step(step):
-            zero = torch.zeros((), device=x.device)
-            return {**out, **{k: zero for k in g_keys}}
+            return out
 
         # Generator: fool D, be classified as c_trg, translate back to the input.
         self.D.requires_grad_(False)
@@ -261,8 +261,8 @@ class StarGANTask:
         average_gradients(self.G, self.ctx.dist)
         self.opt_g.step()
         self.D.requires_grad_(True)
-        values = (g_loss, g_loss_fake, g_loss_rec, g_loss_cls)
-        return {**out, **{k: v.detach() * n_critic for k, v in zip(g_keys, values)}}
+        return {**out, "g_loss": g_loss.detach(), "g_loss_fake": g_loss_fake.detach(),
+                "g_loss_rec": g_loss_rec.detach(), "g_loss_cls": g_loss_cls.detach()}
 
     @torch.no_grad()
     def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -287,7 +287,7 @@ def train_stargan(cfg: StarGANConfig, out: Path, resume: bool = False) -> dict[s
         print(f"stargan: {len(data)} images, {len(ctx.attributes)} attributes, "
               f"G {count_parameters(task.G) / 1e6:.1f}M / D {count_parameters(task.D) / 1e6:.1f}M parameters, "
               f"n_critic {cfg.n_critic}, device {ctx.device}, world {ctx.dist.world_size}", flush=True)
-    return fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)
+    return fit(task, ctx, data, cfg, out, resume)
 
 
 # --------------------------------------------------------------------------------------

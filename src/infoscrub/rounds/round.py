@@ -206,7 +206,7 @@ def _load_adversary_or_train(rnd: Round, which: str, cfg: AdversaryTrainConfig, 
     task = AdversaryTask(cfg, ctx)
     rnd.log(f"{which}: training ResNet-18 width {cfg.model.width} ({count_parameters(task.model) / 1e6:.1f}M "
             f"parameters) for {cfg.run.steps} steps of {cfg.run.batch_size}")
-    record = fit(task, ctx, rnd.train, config_to_dict(cfg), rnd.work / which, attributes,
+    record = fit(task, ctx, rnd.train, cfg, rnd.work / which,
                  report=lambda r: rnd.log(f"{which}: step {r['step']} {_fmt(r, ('loss', 'train_acc'))} "
                                           f"{r['images_per_s']:.0f} img/s"))
     info = {"kind": "adversary", "config": config_to_dict(cfg), "attributes": attributes,
@@ -275,8 +275,8 @@ def _train_stage1(rnd: Round, seconds: float, restarted: bool) -> None:
 
     start = time.perf_counter()
     if seconds > 0:
-        fit(task, rnd.ctx, rnd.train, config_to_dict(cfg.stage1), rnd.work / "stage1", rnd.ctx.attributes,
-            seconds=seconds, restarted=restarted, report=report)
+        fit(task, rnd.ctx, rnd.train, cfg.stage1, rnd.work / "stage1", seconds=seconds, restarted=restarted,
+            report=report)
     rnd.timings["stage1"] = time.perf_counter() - start
     rnd.images["stage1"] = rnd.ctx.images_seen - before
     rnd.info["images_seen"] = rnd.ctx.images_seen
@@ -301,7 +301,7 @@ def _train_stage2(rnd: Round, seconds: float) -> Stage2Task:
         load_module_state(task.M, rnd.mixer.state_dict(), "mixer")
     start = time.perf_counter()
     if seconds > 0:
-        fit(task, ctx, rnd.train, config_to_dict(s2), rnd.work / "stage2", ctx.attributes, seconds=seconds,
+        fit(task, ctx, rnd.train, s2, rnd.work / "stage2", seconds=seconds,
             restarted=restarted,
             report=lambda r: rnd.log(f"stage2: step {r['step']} {r['images_per_s']:.0f} img/s remaining "
                                      f"{r['remaining_s']:.0f} s | " + _fmt(r, ("loss", "entropy", "p_obfuscated",

@@ -37,7 +37,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from infoscrub.attributes import CELEBA_ATTRIBUTES, resolve_attributes
-from infoscrub.config import config_to_dict
 from infoscrub.data.batches import to_model_range, to_uint8
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
@@ -150,12 +149,18 @@ class AdversaryTask:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adversary": self.opt}
 
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        """Warm-up, then cosine or linear decay over the run's steps (its own schedule)."""
+        opt = self.cfg.optimizer
+        factor = lr_factor(step, self.ctx.run.steps, opt.warmup, opt.schedule)
+        self.lr = opt.lr * factor
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr
+        return factor
+
     def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
                    gen: torch.Generator) -> dict[str, torch.Tensor]:
         cfg, run = self.cfg, self.ctx.run
-        lr = cfg.optimizer.lr * lr_factor(step, run.steps, cfg.optimizer.warmup, cfg.optimizer.schedule)
-        for group in self.opt.param_groups:
-            group["lr"] = lr
         lam = mixup_lambda(cfg.mixup_alpha, run.seed, self.ctx.dist.rank, step)
         perm = torch.randperm(len(x), generator=gen, device=x.device)
         x_mix, y_mix = mixup(x, labels, lam, perm)
@@ -170,7 +175,7 @@ class AdversaryTask:
         with torch.no_grad():  # accuracy against the labels of the dominant image of each mix
             dominant = labels if lam >= 0.5 else labels[perm]
             acc = ((logits.detach() > 0).float() == dominant).float().mean()
-        return {"loss": loss.detach(), "train_acc": acc, "lr": torch.full((), lr, device=x.device)}
+        return {"loss": loss.detach(), "train_acc": acc}
 
     @torch.no_grad()
     def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -324,7 +329,7 @@ def train_adversary(cfg: AdversaryTrainConfig, out: Path, resume: bool = False) 
               f"{len(ctx.attributes)} attributes, {count_parameters(task.model) / 1e6:.1f}M parameters, "
               f"mixup alpha {cfg.mixup_alpha}, {cfg.optimizer.name} lr {cfg.optimizer.lr} "
               f"({cfg.optimizer.schedule}), device {ctx.device}, world {ctx.dist.world_size}", flush=True)
-    record = fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)
+    record = fit(task, ctx, data, cfg, out, resume)
     if ctx.dist.is_main:
         del data
         test, note = load_eval_set(cfg)

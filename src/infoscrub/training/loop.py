@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from infoscrub.attributes import resolve_attributes
+from infoscrub.config import config_to_dict
 from infoscrub.data.batches import DeviceBatches, seeded_generator
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
@@ -93,6 +94,9 @@ class TrainingTask(Protocol):
 
     def networks(self) -> dict[str, nn.Module]: ...
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        """Set this step's learning rates (each task owns its schedule); return the factor
+        applied to the peak rates, for the log."""
     def train_step(self, x: torch.Tensor, labels: torch.Tensor, step: int,
                    gen: torch.Generator) -> dict[str, torch.Tensor]: ...
     def sample_grid(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
@@ -133,6 +137,14 @@ def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], factor: flo
             group["lr"] = group["initial_lr"] * factor
 
 
+def adam_schedule(optimizers: dict[str, torch.optim.Optimizer], optim: OptimConfig, progress: float,
+                  images_since_restart: int | None) -> float:
+    """The GAN trainers' schedule (``lr_factor``) applied to their Adam optimisers."""
+    factor = lr_factor(progress, images_since_restart, optim)
+    set_learning_rates(optimizers, factor)
+    return factor
+
+
 def make_adam(params, lr: float, optim: OptimConfig) -> torch.optim.Adam:
     opt = torch.optim.Adam(params, lr=lr, betas=(optim.beta1, optim.beta2))
     for group in opt.param_groups:
@@ -151,14 +163,16 @@ class MetricLog:
     """Running sums of the step losses on the device; flushed to JSONL every log_every steps."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path, self.sums, self.count = path, {}, 0
+        self.path = path
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}  # per key: not every step reports every loss
         self.t0, self.images = time.perf_counter(), 0
 
     def add(self, losses: dict[str, torch.Tensor], batch: int) -> None:
         for key, value in losses.items():
             value = value.detach().float()
             self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
         self.images += batch
 
     def nonfinite(self) -> list[str]:
@@ -171,7 +185,7 @@ class MetricLog:
         return [k for k, good in zip(keys, ok) if not good]
 
     def flush(self, step: int, info: DistInfo, lr_factor: float, images_seen: int) -> dict[str, float]:
-        means = {k: v / self.count for k, v in self.sums.items()}
+        means = {k: v / self.counts[k] for k, v in self.sums.items()}
         means = {k: float(v) for k, v in all_reduce_mean(means, info).items()}  # one host sync
         elapsed = time.perf_counter() - self.t0
         record = {"step": step, "images_seen": images_seen, "lr_factor": round(lr_factor, 6),
@@ -179,7 +193,7 @@ class MetricLog:
         if self.path is not None and info.is_main:
             with self.path.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
-        self.sums, self.count, self.images, self.t0 = {}, 0, 0, time.perf_counter()
+        self.sums, self.counts, self.images, self.t0 = {}, {}, 0, time.perf_counter()
         return record
 
 
@@ -240,10 +254,13 @@ def resume_state(task: TrainingTask, ctx: TrainContext, config: dict[str, Any], 
     return step
 
 
-def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str, Any], out: Path,
-        labels_for: list[str], resume: bool = False, *, seconds: float | None = None,
-        restarted: bool = False, report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, float]:
+def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, cfg: Any, out: Path, resume: bool = False, *,
+        seconds: float | None = None, restarted: bool = False,
+        report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, float]:
     """Run ``task`` from its current step to ``ctx.run.steps``; returns the last log record.
+
+    ``cfg`` is the task's typed config (saved with the run and every checkpoint; its
+    ``data.hflip`` sets the flips); labels are those of ``ctx.attributes``.
 
     ``seconds``: stop once this much wall-clock time has passed (a timed round); the
     schedule's progress is then the elapsed share of it. ``restarted``: the task's weights
@@ -251,6 +268,7 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
     ``report`` receives every log record (with elapsed and remaining seconds).
     """
     run = ctx.run
+    config = config_to_dict(cfg)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
     if ctx.dist.is_main:
@@ -264,9 +282,9 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
     if ctx.dist.is_main:
         (out / "config.json").write_text(json.dumps(config, indent=2))
         (out / "samples").mkdir(exist_ok=True)
-    labels = data.targets(labels_for)
+    labels = data.targets(ctx.attributes)
     batches = DeviceBatches(data.images, labels, run.batch_size, run.seed, ctx.dist.rank,
-                            ctx.dist.world_size, hflip=config.get("data", {}).get("hflip", True))
+                            ctx.dist.world_size, hflip=cfg.data.hflip)
     # A fixed batch for sample grids: the first images of the split, same in every run.
     sample_x = batches.images[:8].float().div(127.5).sub(1.0)
     sample_y = labels[:8]
@@ -277,8 +295,6 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
 
         progress = tqdm(total=run.steps, initial=start, desc=task.kind, dynamic_ncols=True)
     record: dict[str, float] = {}
-    optimizers = task.optimizers()
-    optim = OptimConfig(**config["optim"]) if "optim" in config else None
     global_batch = run.batch_size * ctx.dist.world_size
     planned_images = max(1, run.steps * global_batch)
     restart_images = ctx.images_seen if restarted else None
@@ -297,11 +313,8 @@ def fit(task: TrainingTask, ctx: TrainContext, data: ImageSet, config: dict[str,
         # through a logged, checkpointed last step.
         elapsed = time.perf_counter() - t0
         run_share = min(1.0, elapsed / seconds) if seconds else step * global_batch / planned_images
-        factor = 1.0
-        if optim is not None:
-            since = None if restart_images is None else ctx.images_seen - restart_images
-            factor = lr_factor(run_share, since, optim)
-            set_learning_rates(optimizers, factor)
+        since = None if restart_images is None else ctx.images_seen - restart_images
+        factor = task.schedule(step, run_share, since)
         x, y = batches.batch(step)
         gen = seeded_generator(ctx.device, run.seed, ctx.dist.rank, step, 3)
         losses = task.train_step(x, y, step, gen)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 
-from infoscrub.config import config_to_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.losses import (
     attribute_loss_d_fake,
@@ -26,7 +25,7 @@ from infoscrub.models import Discriminator, DiscriminatorConfig, GeneratorConfig
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.ema import ema_beta, update_ema
-from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
+from infoscrub.training.loop import TrainContext, adam_schedule, fit, make_adam, prepare_training
 
 
 @dataclass
@@ -115,6 +114,9 @@ class Stage1Task:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        return adam_schedule(self.optimizers(), self.cfg.optim, progress, images_since_restart)
 
     def _step(self, opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -237,4 +239,4 @@ def train_stage1(cfg: Stage1Config, out: Path, resume: bool = False) -> dict[str
         print(f"stage1 ({cfg.variant}): {len(data)} images, {len(ctx.attributes)} attributes, "
               f"G {count_parameters(task.G) / 1e6:.1f}M / D {count_parameters(task.D) / 1e6:.1f}M parameters, "
               f"device {ctx.device}, world {ctx.dist.world_size}", flush=True)
-    return fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)
+    return fit(task, ctx, data, cfg, out, resume)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from infoscrub.config import config_from_dict, config_to_dict
+from infoscrub.config import config_from_dict
 from infoscrub.data.batches import to_uint8
 from infoscrub.errors import InfoscrubError
 from infoscrub.losses import hinge_g_loss, max_entropy_loss
@@ -36,7 +36,7 @@ from infoscrub.models import (
 from infoscrub.storage.checkpoints import load_checkpoint, load_module_state
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
-from infoscrub.training.loop import TrainContext, fit, make_adam, prepare_training
+from infoscrub.training.loop import TrainContext, adam_schedule, fit, make_adam, prepare_training
 from infoscrub.training.stage1 import edit_code, sample_inversion_masks
 
 
@@ -139,6 +139,9 @@ class Stage2Task:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"mixer": self.opt}
 
+    def schedule(self, step: int, progress: float, images_since_restart: int | None) -> float:
+        return adam_schedule(self.optimizers(), self.cfg.optim, progress, images_since_restart)
+
     def obfuscate(self, x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
                   mixer: torch.nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x', alpha, x_obf) for the attributes in ``mask`` (labelled path, a'_i = 1 - c_i)."""
@@ -207,4 +210,4 @@ def train_stage2(cfg: Stage2Config, out: Path, resume: bool = False) -> dict[str
         print(f"stage2 on {cfg.stage1_checkpoint}: {len(data)} images, {len(ctx.attributes)} attributes, "
               f"mixer {count_parameters(task.M) / 1e6:.2f}M parameters (G and D frozen), target p {cfg.target}, "
               f"device {ctx.device}, world {ctx.dist.world_size}", flush=True)
-    return fit(task, ctx, data, config_to_dict(cfg), out, ctx.attributes, resume)
+    return fit(task, ctx, data, cfg, out, resume)
