@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from infoscrub.baselines.compare import build_comparison, find_metrics, render_comparison, write_comparison
+from infoscrub.evaluation.compare import build_comparison, find_metrics, render_comparison, write_comparison
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation import paper_numbers as P
 

@@ -15,6 +15,7 @@ from infoscrub.attributes import CELEBA_ATTRIBUTES, DEFAULT_ATTRIBUTES
 from infoscrub.data.balanced import balanced_indices
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
+from infoscrub.editing import EditsOneByOne
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation import metrics as M
 from infoscrub.evaluation import paper_numbers as P
@@ -26,7 +27,7 @@ from infoscrub.evaluation.fid import (
     frechet_distance,
     resolve_fid_weights,
 )
-from infoscrub.evaluation.protocol import edit_batch, evaluate_inversion, evaluate_obfuscation
+from infoscrub.evaluation.protocol import evaluate_inversion, evaluate_obfuscation
 from infoscrub.inference import Attacker, Editor
 
 torch.set_num_threads(2)
@@ -203,7 +204,7 @@ def test_shared_encoder_pass_gives_the_editors_own_edits():
     editor, _ = _models()
     x = to_model_range(_image_set(8).images)
     labels = torch.tensor([[1, 0, 1]] * 4 + [[0, 1, 0]] * 4, dtype=torch.float32)
-    out, extras = edit_batch(editor, x, "Male", labels, ("label_free", "labelled", "obfuscated"))
+    out, extras = editor.edit_paths(x, "Male", labels, ("label_free", "labelled", "obfuscated"))
     assert torch.allclose(out["label_free"], editor.edit(x, ["Male"]), atol=1e-5)
     assert torch.allclose(out["obfuscated"], editor.edit(x, ["Male"], "obfuscate"), atol=1e-5)
     rows = extras["labelled_rows"]
@@ -216,7 +217,7 @@ def test_shared_encoder_pass_gives_the_editors_own_edits():
     assert torch.equal(extras["code_agrees"], read == labels[:, 1])
 
 
-class _PlainEditor:
+class _PlainEditor(EditsOneByOne):
     """An editor with only the public interface (as the baselines have)."""
 
     def __init__(self, inner):

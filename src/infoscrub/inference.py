@@ -25,6 +25,7 @@ from infoscrub.attributes import resolve_attributes
 from infoscrub.config import config_from_dict
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: public API)
 from infoscrub.errors import InfoscrubError
+from infoscrub.kinds import KINDS, resolve
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
 from infoscrub.storage.checkpoints import is_int, load_checkpoint, load_module_state, shown
@@ -112,7 +113,8 @@ def check_size_fits_depth(path: Path, image_size: int, depth: int) -> None:
 
 
 class Editor:
-    """Stage I generator (+ Stage II mixer) for faces aligned to ``alignment`` at ``image_size``."""
+    """Stage I generator (+ Stage II mixer) for faces aligned to ``alignment`` at ``image_size``
+    (a ``FaceEditor``, ``infoscrub.editing``)."""
 
     def __init__(self, generator: UNetEditor, attributes: list[str], alignment: str, image_size: int,
                  mixer: ObfuscationMixer | None = None, device: str | torch.device = "cpu",
@@ -188,6 +190,43 @@ class Editor:
         return out
 
 
+    @torch.no_grad()
+    def edit_paths(self, x: torch.Tensor, attribute: str, labels: torch.Tensor | None,
+                   paths: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor | None]]:
+        """The evaluation's edits of one batch (``FaceEditor.edit_paths``), sharing one encoder
+        pass: the label-free inversion is decoded once, the obfuscation reuses it (the mixer
+        only blends input and inversion), and the labelled inversion is decoded only for the
+        rows whose code reading differs from the label (elsewhere it is the same image)."""
+        extras: dict[str, torch.Tensor | None] = {"alpha": None, "labelled_rows": None, "code_agrees": None}
+        out: dict[str, torch.Tensor] = {}
+        gen = self.generator
+        mask = self.mask_for([attribute]).expand(x.shape[0], -1).bool()
+        feats, code = gen.encode(x)
+        read = (code > 0.5).float()
+        code_free = torch.where(mask, 1.0 - read, code)
+        inverted = gen.decode(x, feats, code_free)
+        if "label_free" in paths:
+            out["label_free"] = inverted
+        if labels is not None:
+            labels = labels.to(x.device, torch.float32)
+            t = self.attributes.index(attribute)
+            agrees = read[:, t] == labels[:, t]
+            extras["code_agrees"] = agrees
+            if "labelled" in paths and "label_free" in paths:  # decode only where they differ
+                rows = torch.nonzero(~agrees).flatten()
+                code_lab = torch.where(mask, 1.0 - labels, code)[rows]
+                extras["labelled_rows"] = rows
+                out["labelled"] = (gen.decode(x[rows], [None if f is None else f[rows] for f in feats], code_lab)
+                                   if len(rows) else x[:0])
+            elif "labelled" in paths:
+                out["labelled"] = gen.decode(x, feats, torch.where(mask, 1.0 - labels, code))
+        if "obfuscated" in paths and self.mixer is not None:
+            alpha = self.mixer(x, inverted, code, code_free)
+            out["obfuscated"] = mix(x, inverted, alpha)
+            extras["alpha"] = alpha
+        return out, extras
+
+
 class Attacker:
     """The attribute classifier behind the privacy report (an unseen ResNet-18 adversary)."""
 
@@ -217,31 +256,23 @@ class Attacker:
         return torch.sigmoid(self.model(faces.to(self.device, torch.float32)).float())
 
 
-# Checkpoint kinds of the baselines, each with an editor class offering the same interface
-# as ``Editor`` (attributes, alignment, image_size, can_obfuscate, edit(...)).
-BASELINE_EDITORS = {
-    "stargan": ("infoscrub.baselines.stargan", "StarGANEditor"),
-    "icgan": ("infoscrub.baselines.icgan", "IcGANEditor"),
-}
-
-
 def load_editor(path: str | Path | None = None, device: str | torch.device = "cpu"):
-    """Any editing model: InfoScrub stage1/stage2 weights or a baseline checkpoint."""
+    """Any editing model (a ``FaceEditor``): InfoScrub stage1/stage2 weights or a baseline
+    checkpoint, through the editor class its kind names (``infoscrub.kinds``)."""
     if path is not None and Path(path).suffix == ".pt":
         state = load_checkpoint(path)
-        kind = state["kind"]
-        if kind in BASELINE_EDITORS:
-            import importlib
-
+        kind = KINDS[state["kind"]]
+        if kind.editor is None:
+            raise InfoscrubError(f"{path} is a {kind.name} checkpoint, not an editing model")
+        editor_class = resolve(kind.editor)
+        if editor_class is not Editor:
             # The baselines' own loaders read these without checking.
-            check_networks(Path(path), kind, state["models"])
+            check_networks(Path(path), kind.name, state["models"])
             if not isinstance(state["config"].get("model"), dict):
                 raise InfoscrubError(f"{path}: config has no model section")
-
-            module, name = BASELINE_EDITORS[kind]
             try:
-                return getattr(importlib.import_module(module), name).load(path, device)
+                return editor_class.load(path, device)
             except (ValueError, TypeError, RuntimeError) as exc:  # a config that builds nothing
                 detail = " ".join(str(exc).split())[:200]
-                raise InfoscrubError(f"{path}: its config does not build a {kind} model ({detail})") from None
+                raise InfoscrubError(f"{path}: its config does not build a {kind.name} model ({detail})") from None
     return Editor.load(path, device)

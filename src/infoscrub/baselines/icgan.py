@@ -51,6 +51,7 @@ from infoscrub.attributes import resolve_attributes
 from infoscrub.baselines.common import check_edit_args, current_values, read_baseline_checkpoint
 from infoscrub.inference import attribute_mask
 from infoscrub.config import config_from_dict
+from infoscrub.editing import EditsOneByOne
 from infoscrub.data.batches import to_uint8
 from infoscrub.models import count_parameters
 from infoscrub.storage.checkpoints import checkpoint_info, load_module_state
@@ -284,7 +285,7 @@ def train_icgan(cfg: IcGANConfig, out: Path, resume: bool = False) -> dict[str, 
     return fit(task, ctx, data, cfg, out, resume)
 
 
-class IcGANEditor:
+class IcGANEditor(EditsOneByOne):
     """A trained IcGAN behind ``infoscrub.inference.Editor``'s interface (invert only)."""
 
     can_obfuscate = False

@@ -43,6 +43,7 @@ from infoscrub.baselines.common import check_edit_args, current_values, read_bas
 from infoscrub.inference import attribute_mask
 from infoscrub.config import config_from_dict
 from infoscrub.data.batches import to_uint8
+from infoscrub.editing import EditsOneByOne
 from infoscrub.errors import InfoscrubError
 from infoscrub.models import count_parameters
 from infoscrub.storage.checkpoints import checkpoint_info, load_module_state
@@ -336,7 +337,7 @@ def stargan_step_components(device: str | torch.device = "cuda", batch_size: int
 # Editor
 
 
-class StarGANEditor:
+class StarGANEditor(EditsOneByOne):
     """A trained StarGAN behind ``infoscrub.inference.Editor``'s interface (invert only)."""
 
     can_obfuscate = False

@@ -1,6 +1,6 @@
 """``infoscrub compare``: one table of several evaluated models, laid out like the paper's
 Table A1 (+ Table 2 for Stage I variants, + FID), with the paper's numbers beside ours
-(a thin layer over ``infoscrub.baselines.compare``)."""
+(a thin layer over ``infoscrub.evaluation.compare``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from infoscrub.baselines.compare import write_comparison
+    from infoscrub.evaluation.compare import write_comparison
 
     paths = write_comparison(args.sources, args.out, args.path)
     print(f"wrote {paths['markdown']} and {paths['json']}")

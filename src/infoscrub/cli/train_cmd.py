@@ -1,6 +1,7 @@
-"""``infoscrub train stage1|stage2|adversary|stargan|icgan``: one parser, one trainer table.
+"""``infoscrub train KIND`` for every kind of ``infoscrub.kinds`` (one parser per row of that
+table), plus ``train round`` and ``train keep`` (GPU windows, ``infoscrub.rounds``).
 
-Every trainer module exposes a config dataclass and ``train(cfg, out, resume)``; settings
+Every kind names a config dataclass and ``train(cfg, out, resume)``; settings
 come from the dataclass defaults, then ``--config FILE`` (JSON/TOML), then ``key=value``
 overrides, then the named options below. The resolved config is saved in the run folder
 and in every checkpoint.
@@ -9,41 +10,15 @@ and in every checkpoint.
 from __future__ import annotations
 
 import argparse
-import importlib
-from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Trainer:
-    module: str
-    config_class: str
-    function: str
-    help: str
-    # extra command-line options: (flag, config key, help)
-    options: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
-
-
-TRAINERS: dict[str, Trainer] = {
-    "stage1": Trainer("infoscrub.training.stage1", "Stage1Config", "train_stage1",
-                      "Stage I: attribute inversion (bi-directional discriminator or an ablation)",
-                      (("--variant", "variant", "bidirectional | d_attr | d_attr_at"),)),
-    "stage2": Trainer("infoscrub.training.stage2", "Stage2Config", "train_stage2",
-                      "Stage II: the obfuscation mixer on a frozen Stage I model",
-                      (("--stage1", "stage1_checkpoint", "Stage I checkpoint to build on"),)),
-    "adversary": Trainer("infoscrub.training.adversary", "AdversaryTrainConfig", "train_adversary",
-                         "the unseen ResNet-18 attribute adversary (mixup) used for evaluation"),
-    "stargan": Trainer("infoscrub.baselines.stargan", "StarGANConfig", "train_stargan",
-                       "baseline: StarGAN (Choi et al. 2018), official 128x128 architecture"),
-    "icgan": Trainer("infoscrub.baselines.icgan", "IcGANConfig", "train_icgan",
-                     "baseline: IcGAN (Perarnau et al. 2016) adapted to 128x128"),
-}
+from infoscrub.kinds import KINDS, ModelKind, resolve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model (Stage I/II, adversary, baselines)",
                            description="Train one of infoscrub's models.")
     train_sub = train.add_subparsers(dest="trainer", metavar="MODEL", required=True)
-    for name, trainer in TRAINERS.items():
+    for name, trainer in KINDS.items():
         p = train_sub.add_parser(
             name, help=trainer.help,
             description=f"{trainer.help}. Settings: defaults < --config FILE < key=value overrides "
@@ -150,8 +125,8 @@ def run_keep_cmd(args: argparse.Namespace) -> int:
 def _resolve_config(args: argparse.Namespace):
     from infoscrub.config import apply_overrides, load_config_file
 
-    trainer: Trainer = args.trainer_spec
-    cls = getattr(importlib.import_module(trainer.module), trainer.config_class)
+    trainer: ModelKind = args.trainer_spec
+    cls = resolve(trainer.config)
     cfg = load_config_file(cls, args.config) if args.config else cls()
     named = {"data.path": args.data, "data.attributes": args.attributes, "run.steps": args.steps,
              "run.batch_size": args.batch_size, "run.device": args.device}
@@ -177,7 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(config_to_dict(cfg), indent=2))
         return 0
-    trainer: Trainer = args.trainer_spec
+    trainer: ModelKind = args.trainer_spec
     if args.resume:  # before any data is decoded (24,000 images take a while)
         from infoscrub.training.loop import CHECKPOINT
 
@@ -186,7 +161,7 @@ def run_train(args: argparse.Namespace) -> int:
 
             raise InfoscrubError(f"--resume: {args.out} holds no {CHECKPOINT} to continue; "
                                  "drop --resume to start a new run there")
-    train = getattr(importlib.import_module(trainer.module), trainer.function)
+    train = resolve(trainer.train)
     record = train(cfg, Path(args.out), resume=args.resume)
     if record and os.environ.get("RANK", "0") == "0":  # one summary line under torchrun
         print("final: " + json.dumps(record))

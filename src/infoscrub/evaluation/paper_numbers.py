@@ -158,9 +158,6 @@ PAPER_TABLE_4: dict[str, dict[str, dict[str, dict[str, float | None]]]] = {
 # Section 4.6: FID of 50,000 edited images (one random target attribute each) vs real.
 PAPER_FID: dict[str, float] = {"InfoScrub": 9.52, "StarGAN": 12.52}
 
-# The paper's method names for our checkpoint kinds / Stage I variants.
-PAPER_METHOD_FOR_KIND = {"stargan": "StarGAN", "icgan": "IcGAN"}
-
 
 def paper_inversion(metric: str, method: str, attribute: str) -> float | None:
     """A Table A1 value in percent (None where the paper has none)."""

@@ -2,12 +2,9 @@
 
 One pass does everything. The test images are decoded once; the adversary judges the real
 images once for all target attributes (on the union of the balanced subsets); then for each
-target attribute its balanced subset goes through the editor batch by batch, and every
-edited batch is judged once. For an InfoScrub ``Editor`` the three edits of a batch share
-one encoder pass: the label-free inversion is decoded once, the obfuscation reuses it (the
-mixer only blends input and inversion), and the labelled inversion is decoded only for the
-images whose code reading differs from the label (elsewhere both paths are the same image).
-Other editors (baselines) go through their public ``edit``.
+target attribute its balanced subset goes through the editor batch by batch
+(``FaceEditor.edit_paths``: an InfoScrub ``Editor`` shares one encoder pass between the
+paths, baselines edit path by path), and every edited batch is judged once.
 
 Edits are quantised to uint8 before they are judged, as a saved photo would be.
 
@@ -80,62 +77,6 @@ class Collected:
 def _chunks(items: np.ndarray, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _is_infoscrub_editor(editor) -> bool:
-    gen = getattr(editor, "generator", None)
-    return hasattr(gen, "encode") and hasattr(gen, "decode") and hasattr(editor, "mask_for")
-
-
-@torch.no_grad()
-def edit_batch(editor, x: torch.Tensor, attribute: str, labels: torch.Tensor | None,
-               paths: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor | None]]:
-    """Edits of one batch ``x`` (model range, on the editor's device) for the given paths.
-
-    Returns (images per path, extras) where images of 'labelled' may hold only the rows in
-    extras['labelled_rows'] (the rows whose labelled edit differs from the label-free one;
-    None = all rows), extras['alpha'] is the mixer's alpha (B, 1, H, W) or None and
-    extras['code_agrees'] the rows where the code reads the label right (or None).
-    """
-    extras: dict[str, torch.Tensor | None] = {"alpha": None, "labelled_rows": None, "code_agrees": None}
-    out: dict[str, torch.Tensor] = {}
-    if not _is_infoscrub_editor(editor):
-        if "label_free" in paths:
-            out["label_free"] = editor.edit(x, [attribute], "invert")
-        if "labelled" in paths:
-            out["labelled"] = editor.edit(x, [attribute], "invert", labels=labels)
-        if "obfuscated" in paths:
-            out["obfuscated"] = editor.edit(x, [attribute], "obfuscate")
-        return out, extras
-    # InfoScrub Editor: the same computation as Editor.edit, sharing the encoder pass.
-    from infoscrub.models import mix
-
-    gen = editor.generator
-    mask = editor.mask_for([attribute]).expand(x.shape[0], -1).bool()
-    feats, code = gen.encode(x)
-    read = (code > 0.5).float()
-    code_free = torch.where(mask, 1.0 - read, code)
-    inverted = gen.decode(x, feats, code_free)
-    if "label_free" in paths:
-        out["label_free"] = inverted
-    if labels is not None:
-        labels = labels.to(x.device, torch.float32)
-        t = editor.attributes.index(attribute)
-        agrees = read[:, t] == labels[:, t]
-        extras["code_agrees"] = agrees
-        if "labelled" in paths and "label_free" in paths:  # decode only where they differ
-            rows = torch.nonzero(~agrees).flatten()
-            code_lab = torch.where(mask, 1.0 - labels, code)[rows]
-            extras["labelled_rows"] = rows
-            out["labelled"] = (gen.decode(x[rows], [None if f is None else f[rows] for f in feats], code_lab) if len(rows)
-                               else x[:0])
-        elif "labelled" in paths:
-            out["labelled"] = gen.decode(x, feats, torch.where(mask, 1.0 - labels, code))
-    if "obfuscated" in paths:
-        alpha = editor.mixer(x, inverted, code, code_free)
-        out["obfuscated"] = mix(x, inverted, alpha)
-        extras["alpha"] = alpha
-    return out, extras
 
 
 def _select(editor, attacker, image_set, attributes) -> tuple[list[str], list[str], list[str]]:
@@ -214,7 +155,7 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
             images = image_set.images[torch.as_tensor(idx[rows])]
             x = to_model_range(images.to(editor.device, non_blocking=True))
             labels = editor_labels[torch.as_tensor(idx[rows])]
-            edits, extras = edit_batch(editor, x, a, labels, paths)
+            edits, extras = editor.edit_paths(x, a, labels, paths)
             if extras["code_agrees"] is not None:
                 agrees[rows] = extras["code_agrees"].cpu().numpy()
                 have_agrees = True

@@ -21,11 +21,11 @@ from torch import nn
 from infoscrub.alignments import ALIGNMENTS
 from infoscrub.attributes import CELEBA_ATTRIBUTES
 from infoscrub.errors import InfoscrubError
+from infoscrub.kinds import KINDS
 from infoscrub.storage.atomic import atomic_torch_save
 
 FORMAT = "infoscrub-checkpoint"
 VERSION = 1
-KINDS = ("stage1", "stage2", "adversary", "stargan", "icgan")
 # Faces are cropped and edited at this size: a crafted 100000 would make the photo pipeline
 # allocate tens of gigabytes.
 IMAGE_SIZES = range(16, 1025)

@@ -17,13 +17,13 @@ import torch
 from safetensors import safe_open
 
 from infoscrub.errors import InfoscrubError
+from infoscrub.kinds import KINDS
 from infoscrub.storage.atomic import atomic_safetensors_save
 from infoscrub.storage.checkpoints import check_info, checkpoint_info, load_checkpoint
 
 WEIGHTS_FORMAT = "infoscrub-weights"
 # The networks each kind of file must hold (exports keep exactly these).
-NETWORKS = {"stage1": ("generator",), "stage2": ("generator", "mixer"), "adversary": ("adversary",),
-            "stargan": ("generator", "discriminator"), "icgan": ("generator", "encoder_z", "encoder_y")}
+NETWORKS = {name: kind.networks for name, kind in KINDS.items()}
 FP16_MAX = 65504.0
 
 

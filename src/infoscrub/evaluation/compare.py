@@ -26,6 +26,7 @@ from typing import Any
 
 from infoscrub.attributes import DEFAULT_ATTRIBUTES
 from infoscrub.errors import InfoscrubError
+from infoscrub.kinds import KINDS
 from infoscrub.evaluation.report import metric_at
 
 DASH = "–"
@@ -33,7 +34,6 @@ EDIT_PATHS = ("label_free", "labelled")
 SUBSETS = ("correct", "all")
 METRICS = (("tpr", "TPR (%)"), ("tnr", "TNR (%)"), ("acc", "Acc (%)"))
 VARIANT_NAMES = {"bidirectional": "InfoScrub", "d_attr": "D_attr", "d_attr_at": "D_attr + AT"}
-KIND_NAMES = {"stargan": "StarGAN", "icgan": "IcGAN"}
 # The protocol settings that must agree for two evaluations to be comparable.
 PROTOCOL_KEYS = (("adversary", "checkpoint"), ("data", "root"), ("data", "split"),
                  ("data", "per_attribute"), ("data", "seed"))
@@ -86,8 +86,9 @@ def _method_of(m: dict[str, Any]) -> tuple[str, str, str | None]:
     """(default row name, paper method, Table 2 variant) of an evaluated model."""
     model = m.get("model") or {}
     kind, variant = model.get("kind"), model.get("variant")
-    if kind in KIND_NAMES:
-        return KIND_NAMES[kind], KIND_NAMES[kind], None
+    method = KINDS[kind].paper_method if kind in KINDS else None
+    if method and kind not in ("stage1", "stage2"):  # a baseline: its paper row, no variant
+        return method, method, None
     if kind in ("stage1", "stage2"):
         variant = variant or "bidirectional"
         name = VARIANT_NAMES.get(variant, f"InfoScrub ({variant})")
