@@ -8,10 +8,10 @@ without its text, ``icc_profile.py``), the alpha channel, one channel for graysc
 sources, 16 bits for 16-bit sources (PNG, and grayscale TIFF: I;16, I and F modes).
 
 Writing builds a fresh file from pixels alone, so EXIF, XMP, IPTC, GPS, embedded
-thumbnails, text chunks and comments cannot survive; only the cleaned ICC profile is
-carried over. Files are written atomically (temporary file, then rename), never replace an
-existing file unless ``force`` is given, and a destination that cannot be written is a
-one-line error.
+thumbnails, text chunks and comments cannot survive (``FORMATS`` lists what each format
+can carry); only the cleaned ICC profile is carried over. Files are written atomically
+(temporary file, then rename), never replace an existing file unless ``force`` is given,
+and a destination that cannot be written is a one-line error.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import struct
 import tempfile
 import warnings
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -33,14 +33,46 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.icc_profile import clean_icc_profile
 
 DEFAULT_MAX_PIXELS = 120_000_000  # a 108-megapixel phone photo passes, a bomb does not
-WRITABLE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
-MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
-               "TIFF": "image/tiff", "BMP": "image/bmp", "GIF": "image/gif"}
-EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif",
-              "BMP": ".bmp", "GIF": ".gif"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXIF_ORIENTATION = 0x0112
 JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True)
+class PhotoFormat:
+    """A photo format infoscrub reads and writes back in kind.
+
+    ``metadata`` names what the format can carry in its own file structure; the written
+    file holds none of it, except a cleaned ICC profile where ``keeps_icc``."""
+
+    name: str  # Pillow's format name
+    suffixes: tuple[str, ...]  # file name suffixes, the usual one first
+    media_type: str
+    metadata: tuple[str, ...]
+    keeps_icc: bool = True  # False: Pillow cannot write a profile into this format
+    save_options: dict = field(default_factory=dict)  # for Image.save; never changed
+
+    @property
+    def extension(self) -> str:
+        return self.suffixes[0]
+
+
+# In this order in messages ("supported formats: JPEG, PNG, ...").
+FORMATS: dict[str, PhotoFormat] = {f.name: f for f in (
+    PhotoFormat("JPEG", (".jpg", ".jpeg", ".jpe"), "image/jpeg",
+                ("EXIF", "XMP", "IPTC", "comment", "thumbnail", "ICC"),
+                save_options={"quality": JPEG_QUALITY}),
+    PhotoFormat("PNG", (".png",), "image/png", ("text", "EXIF", "ICC")),
+    PhotoFormat("WEBP", (".webp",), "image/webp", ("EXIF", "XMP", "ICC"),
+                save_options={"quality": JPEG_QUALITY, "method": 4}),
+    PhotoFormat("TIFF", (".tif", ".tiff"), "image/tiff", ("tags", "EXIF", "XMP", "IPTC", "ICC"),
+                save_options={"compression": "tiff_deflate"}),
+    # BMP (V5 header) can hold a profile, GIF (application extensions) a profile and XMP;
+    # Pillow neither reads nor writes them, so they are dropped with the rest.
+    PhotoFormat("BMP", (".bmp",), "image/bmp", ("ICC",), keeps_icc=False),
+    PhotoFormat("GIF", (".gif",), "image/gif", ("comment", "XMP", "ICC"), keeps_icc=False),
+)}
+FORMAT_BY_SUFFIX = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
 
 
 # What Pillow's and OpenCV's decoders raise on hostile bytes (found by the fuzz suite,
@@ -85,7 +117,7 @@ class Photo:
 
     @property
     def media_type(self) -> str:
-        return MEDIA_TYPES[self.format]
+        return FORMATS[self.format].media_type
 
     def rgb_float(self) -> np.ndarray:
         """(H, W, 3) float32 in [0, 1]."""
@@ -133,9 +165,9 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
             raise PhotoTooLarge(f"{name} has too many pixels (a decompression bomb?)") from None
         except DECODER_ERRORS as exc:
             raise NotAPhoto(f"{name} is not a readable image: {one_line(exc)}") from None
-        if image.format not in WRITABLE_FORMATS:
+        if image.format not in FORMATS:
             raise NotAPhoto(f"{name} is a {image.format} image; supported formats: "
-                            f"{', '.join(WRITABLE_FORMATS)}")
+                            f"{', '.join(FORMATS)}")
         width, height = image.size
         if width * height > max_pixels:
             raise PhotoTooLarge(f"{name} has too many pixels ({width}x{height}; the limit is "
@@ -304,24 +336,30 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 def encode_photo(photo: Photo) -> bytes:
     """The photo as a fresh file in its own format: pixels and ICC profile only."""
-    if photo.rgb.dtype == np.uint16 and photo.format == "PNG":
+    if is_16bit_png_photo(photo):
         return encode_16bit_png(photo)
+    kind = FORMATS[photo.format]
     image = to_pillow(photo)
-    options: dict = {}
-    if photo.icc_profile and photo.format != "BMP" and photo.format != "GIF":
+    if kind.name == "GIF":
+        image = to_gif_palette(image)
+    options = dict(kind.save_options)  # a copy: the table is shared
+    if photo.icc_profile and kind.keeps_icc:
         options["icc_profile"] = photo.icc_profile
-    if photo.format == "JPEG":
-        options.update(quality=JPEG_QUALITY)
-    elif photo.format == "WEBP":
-        options.update(quality=JPEG_QUALITY, method=4)
-    elif photo.format == "TIFF":
-        options.update(compression="tiff_deflate")
-    elif photo.format == "GIF":
-        image = image.quantize(method=Image.Quantize.FASTOCTREE) if image.mode == "RGBA" \
-            else image.convert("P", palette=Image.Palette.ADAPTIVE)
     buffer = io.BytesIO()
-    image.save(buffer, format=photo.format, **options)
+    image.save(buffer, format=kind.name, **options)
     return buffer.getvalue()
+
+
+def is_16bit_png_photo(photo: Photo) -> bool:
+    """Pillow writes colour PNGs with 8 bits only; these go through OpenCV."""
+    return photo.rgb.dtype == np.uint16 and photo.format == "PNG"
+
+
+def to_gif_palette(image: Image.Image) -> Image.Image:
+    """GIF holds at most 256 palette colours; FASTOCTREE keeps alpha in the palette."""
+    if image.mode == "RGBA":
+        return image.quantize(method=Image.Quantize.FASTOCTREE)
+    return image.convert("P", palette=Image.Palette.ADAPTIVE)
 
 
 def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from infoscrub.errors import InfoscrubError, NoFaceFound
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG",
-                  ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
-                  ".gif": "GIF"}
+
+def suffix_formats() -> dict[str, str]:
+    """Photo file suffix -> format name (".jpg" -> "JPEG"), from photo_io's table; imported
+    here, not at the top, so that building the parser stays light."""
+    from infoscrub.photo_io import FORMAT_BY_SUFFIX
+    return FORMAT_BY_SUFFIX
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +65,7 @@ class Job:
 def list_photos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in PHOTO_SUFFIXES)
+                  and p.suffix.lower() in suffix_formats())
 
 
 def plan_jobs(inputs: list[str], output: str) -> list[Job]:
@@ -76,7 +78,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
             found = list_photos(path)
             if not found:
                 raise InfoscrubError(
-                    f"{path} holds no photos ({', '.join(sorted(PHOTO_SUFFIXES))})")
+                    f"{path} holds no photos ({', '.join(sorted(suffix_formats()))})")
             sources.extend(found)
         elif path.is_file():
             sources.append(path)
@@ -99,7 +101,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 
 def check_destination_format(job: Job, photo_format: str) -> None:
     """A PNG written under a .jpg name would mislead every viewer: refuse it."""
-    implied = SUFFIX_FORMATS.get(job.destination.suffix.lower())
+    implied = suffix_formats().get(job.destination.suffix.lower())
     if implied is not None and implied != photo_format:
         raise InfoscrubError(f"{job.source} is a {photo_format} image but the output name "
                              f"{job.destination} says {implied}; the output keeps the input's "
