@@ -12,15 +12,9 @@ from infoscrub.data import load_image_set
 from infoscrub.data.shards import PackSettings, pack_split
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker
-from infoscrub.training.adversary import (
-    AdversaryTrainConfig,
-    evaluate_adversary,
-    expected_calibration_error,
-    lr_factor,
-    mixup,
-    mixup_lambda,
-    train_adversary,
-)
+from infoscrub.evaluation.adversary import evaluate_adversary, train_adversary
+from infoscrub.evaluation.metrics import expected_calibration_error
+from infoscrub.training.adversary import AdversaryTrainConfig, lr_factor, mixup, mixup_lambda
 from infoscrub.storage.checkpoints import load_checkpoint
 from synthetic import make_celeba_folder
 

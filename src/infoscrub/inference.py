@@ -98,13 +98,6 @@ def attribute_mask(model_attributes: list[str], chosen: list[str], batch: int,
     return row.expand(batch, -1)
 
 
-def entropy_bits(p: torch.Tensor) -> torch.Tensor:
-    """Binary entropy in bits (1 at p = 0.5, 0 at p in {0, 1})."""
-    p = p.double().clamp(1e-12, 1 - 1e-12)
-    h = -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
-    return torch.where((p <= 1e-12) | (p >= 1 - 1e-12), torch.zeros_like(h), h).float()
-
-
 def check_size_fits_depth(path: Path, image_size: int, depth: int) -> None:
     """The U-Net halves the image ``depth`` times and joins skips at every level."""
     if image_size % 2**depth:

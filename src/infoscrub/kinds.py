@@ -37,7 +37,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
               ("generator", "mixer"), "infoscrub.inference:Editor", "InfoScrub",
               (("--stage1", "stage1_checkpoint", "Stage I checkpoint to build on"),)),
     ModelKind("adversary", "the unseen ResNet-18 attribute adversary (mixup) used for evaluation",
-              "infoscrub.training.adversary:AdversaryTrainConfig", "infoscrub.training.adversary:train_adversary",
+              "infoscrub.training.adversary:AdversaryTrainConfig", "infoscrub.evaluation.adversary:train_adversary",
               ("adversary",)),
     ModelKind("stargan", "baseline: StarGAN (Choi et al. 2018), official 128x128 architecture",
               "infoscrub.baselines.stargan:StarGANConfig", "infoscrub.baselines.stargan:train_stargan",

@@ -11,7 +11,6 @@ measured on the face as it appears in the *output* photo.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,6 +23,7 @@ from PIL import Image
 from infoscrub.attributes import resolve_attributes
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: for the service)
 from infoscrub.errors import InfoscrubError
+from infoscrub.evaluation.metrics import entropy_bits
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
 from infoscrub.faces.paste import DEFAULT_FEATHER, paste_changes
@@ -33,11 +33,6 @@ if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
 
 FACE_BATCH = 16  # faces per model call: bounds memory on group photos
-
-
-def entropy_bits(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return float(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)))
 
 
 def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:

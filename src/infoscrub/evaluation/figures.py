@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infoscrub.inference import entropy_bits
+from infoscrub.evaluation.metrics import entropy_bits
 
 COLORS = {"real": "tab:blue", "label_free": "tab:orange", "obfuscated": "tab:green"}
 NAMES = {"real": "original", "label_free": "inverted", "obfuscated": "obfuscated"}

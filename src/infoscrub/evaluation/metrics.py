@@ -11,7 +11,6 @@ import math
 import numpy as np
 import torch
 
-from infoscrub.inference import entropy_bits
 
 __all__ = ["entropy_bits", "inversion_rates", "accuracy", "psnr", "l1", "expected_calibration_error"]
 
@@ -62,26 +61,30 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, max_db: floa
     return 10.0 * torch.log10(data_range**2 / mse.clamp_min(floor))
 
 
-def expected_calibration_error(p: np.ndarray | torch.Tensor, labels, bins: int = 15) -> float | None:
-    """ECE of binary predictions: confidence max(p, 1-p) against correctness, equal-width
-    bins over [0.5, 1] (the classic 15-bin definition of Guo et al. 2017 for the binary
-    case). 0 = perfectly calibrated."""
+def expected_calibration_error(p: np.ndarray | torch.Tensor, labels, bins: int = 10) -> float | None:
+    """Calibration of p(present): equal-width bins over [0, 1], the sum over bins of (share of
+    samples) * |mean p - share of positives| (0 = perfectly calibrated). The entropies and
+    p(present) the protocol reports mean something only when this is small."""
     if isinstance(p, torch.Tensor):
         p = p.detach().cpu().numpy()
     p = np.asarray(p, dtype=np.float64).reshape(-1)
-    lab = _bool(labels).reshape(-1)
+    y = _bool(labels).reshape(-1).astype(np.float64)
     if p.size == 0:
         return None
-    conf = np.maximum(p, 1 - p)
-    correct = (p > 0.5) == lab
-    edges = np.linspace(0.5, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        sel = which == b
-        if sel.any():
-            ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
-    return float(ece)
+    which = np.clip((p * bins).astype(np.int64), 0, bins - 1)
+    sum_p = np.bincount(which, weights=p, minlength=bins)
+    sum_y = np.bincount(which, weights=y, minlength=bins)
+    return float(np.abs(sum_p - sum_y).sum() / p.size)
+
+
+def entropy_bits(p):
+    """Binary entropy in bits of p(present): 1 at p = 0.5, 0 at p in {0, 1}. Takes a tensor
+    (returns float32 of its shape) or a number (returns a float)."""
+    if not isinstance(p, torch.Tensor):
+        return float(entropy_bits(torch.tensor(float(p))))
+    p = p.double().clamp(1e-12, 1 - 1e-12)
+    h = -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
+    return torch.where((p <= 1e-12) | (p >= 1 - 1e-12), torch.zeros_like(h), h).float()
 
 
 def mean_or_none(values) -> float | None:
