@@ -39,39 +39,13 @@ class FakeEditor:
         return torch.clamp(faces + shift, -1.0, 1.0)
 
 
-class FakeAttacker:
-    """Follows infoscrub.inference.Attacker: p depends on the crop's mean brightness."""
-
-    def __init__(self, attributes, image_size=128):
-        self.attributes = list(attributes)
-        self.image_size = image_size
-
-    @classmethod
-    def untrained(cls, attributes, image_size=128, seed=0):
-        return cls(attributes, image_size)
-
-    def predict(self, faces):
-        import torch
-
-        mean = faces.mean(dim=(1, 2, 3))
-        offsets = torch.linspace(-0.5, 0.5, len(self.attributes))
-        return torch.sigmoid(4.0 * (mean[:, None] + offsets[None, :]))
-
-
-def model_classes():
-    """(Editor, Attacker): the real ones once infoscrub.inference exists."""
-    try:
-        from infoscrub.inference import Attacker, Editor
-    except ImportError:
-        return FakeEditor, FakeAttacker
-    return Editor, Attacker
-
-
 def make_scrubber(alignment: str = "celebahq", image_size: int = 128, real_editor: bool = False):
     from infoscrub.scrubber import Scrubber
 
-    real_cls, attacker_cls = model_classes()
-    editor_cls = real_cls if real_editor else FakeEditor
+    from infoscrub.inference import Attacker, Editor
+
+    editor_cls = Editor if real_editor else FakeEditor
+    attacker_cls = Attacker
     editor = editor_cls.untrained(ATTRIBUTES, alignment=alignment, image_size=image_size)
     attacker = attacker_cls.untrained(ATTRIBUTES, image_size=image_size)
     return Scrubber(editor, attacker)

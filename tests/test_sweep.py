@@ -2,13 +2,12 @@
 
 import argparse
 import json
-import sys
-import types
 
 import pytest
 import torch
 
 from infoscrub.cli import sweep_cmd
+from infoscrub.evaluation import sweep
 from infoscrub.config import config_to_dict
 from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker
@@ -54,7 +53,7 @@ def sweep_args(setup, out, *extra):
     ("variant=d_attr,bidirectional", ("variant", ["d_attr", "bidirectional"])),
 ])
 def test_parse_spec(text, expected):
-    assert sweep_cmd.parse_spec(text) == expected
+    assert sweep.parse_spec(text) == expected
 
 
 @pytest.mark.parametrize("text,message", [
@@ -63,28 +62,28 @@ def test_parse_spec(text, expected):
 ])
 def test_parse_spec_errors(text, message):
     with pytest.raises(InfoscrubError, match=message):
-        sweep_cmd.parse_spec(text)
+        sweep.parse_spec(text)
 
 
 def test_resolve_key():
     config = config_to_dict(Stage1Config())
-    assert sweep_cmd.resolve_key(config, "eps_s") == "loss.eps_s"
-    assert sweep_cmd.resolve_key(config, "loss.eps_s") == "loss.eps_s"
-    assert sweep_cmd.resolve_key(config, "variant") == "variant"
+    assert sweep.resolve_key(config, "eps_s") == "loss.eps_s"
+    assert sweep.resolve_key(config, "loss.eps_s") == "loss.eps_s"
+    assert sweep.resolve_key(config, "variant") == "variant"
     with pytest.raises(InfoscrubError, match="ambiguous: generator.width, discriminator.width"):
-        sweep_cmd.resolve_key(config, "width")
+        sweep.resolve_key(config, "width")
     with pytest.raises(InfoscrubError, match="unknown sweep key 'eps_x'"):
-        sweep_cmd.resolve_key(config, "eps_x")
+        sweep.resolve_key(config, "eps_x")
 
 
 def test_configs_apply_value_last_and_validate(setup, tmp_path):
-    name, key, configs = sweep_cmd.build_configs(sweep_args(setup, tmp_path / "s"))
+    name, key, configs = sweep.build_configs(sweep_cmd.request_from_args(sweep_args(setup, tmp_path / "s")))
     assert (name, key) == ("eps_s", "loss.eps_s")
     assert [(v, c.loss.eps_s, c.run.steps, c.data.attributes) for v, c in configs] == [
         ("0.05", 0.05, 2, ["Male", "Smiling"]), ("0.2", 0.2, 2, ["Male", "Smiling"])]
     bad = parse(["sweep", "eps_s=0.1,lots", "--out", str(tmp_path), "--adversary", "x"])
     with pytest.raises(InfoscrubError, match="expected float"):
-        sweep_cmd.build_configs(bad)
+        sweep.build_configs(sweep_cmd.request_from_args(bad))
 
 
 def test_two_value_sweep_trains_each_and_writes_the_table(setup, tmp_path, monkeypatch, capsys):
@@ -94,13 +93,7 @@ def test_two_value_sweep_trains_each_and_writes_the_table(setup, tmp_path, monke
         calls.append((editor.info["config"]["loss"]["eps_s"], attributes, per_attribute, seed, image_set.split))
         return {"privacy": 0.1 + len(calls) / 100, "utility": 0.9 - len(calls) / 100, "privacy_all": 0.5}
 
-    try:  # the package itself imports the protocol: load it before the fake replaces it
-        import infoscrub.evaluation  # noqa: F401
-    except ImportError:
-        pass
-    protocol = types.ModuleType("infoscrub.evaluation.protocol")
-    protocol.evaluate_inversion = fake_evaluate_inversion
-    monkeypatch.setitem(sys.modules, "infoscrub.evaluation.protocol", protocol)
+    monkeypatch.setattr(sweep, "evaluate_inversion", fake_evaluate_inversion)
     out = tmp_path / "sweep"
     args = sweep_args(setup, out, "--per-attribute", "3", "--seed", "7")
     assert args.handler(args) == 0
@@ -123,20 +116,18 @@ def test_two_value_sweep_trains_each_and_writes_the_table(setup, tmp_path, monke
     assert "already trained (2 steps), reusing it" in capsys.readouterr().out
 
 
-def test_sweep_without_the_protocol_trains_only(setup, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "infoscrub.evaluation.protocol", None)  # import fails
+def test_sweep_without_evaluation_trains_only(setup, tmp_path):
     out = tmp_path / "sweep"
-    args = sweep_args(setup, out)
+    args = sweep_args(setup, out, "--no-eval")
     assert args.handler(args) == 0
     result = json.loads((out / "sweep.json").read_text())
-    assert not result["evaluated"] and "not installed" in result["note"]
+    assert not result["evaluated"] and "--no-eval" in result["note"]
     assert [r["value"] for r in result["runs"]] == ["0.05", "0.2"]
     assert all(load_checkpoint(r["checkpoint"])["step"] == 2 for r in result["runs"])
     assert "| privacy (lower is better) | n/a | n/a |" in (out / "sweep.md").read_text()
 
 
-def test_real_protocol_if_present(setup, tmp_path):
-    pytest.importorskip("infoscrub.evaluation.protocol")
+def test_real_protocol(setup, tmp_path):
     out = tmp_path / "sweep"
     args = sweep_args(setup, out, "--per-attribute", "2")
     args.spec = "eps_s=0.1"

@@ -28,10 +28,6 @@ def check_alignment(name: str) -> str:
     return name
 
 
-def needs_resampling(width: int, height: int, alignment: str, size: int) -> bool:
-    return (width, height) != (size, size)
-
-
 def prepare_image(image: Image.Image, alignment: str, size: int) -> Image.Image:
     """Crop and resize one decoded RGB image to ``size`` x ``size`` under ``alignment``."""
     check_alignment(alignment)

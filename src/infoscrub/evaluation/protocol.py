@@ -354,8 +354,6 @@ def model_info(editor, checkpoint: str | Path | None = None) -> dict[str, Any]:
     info = getattr(editor, "info", None) or {}
     config = info.get("config") or {}
     variant = config.get("variant")
-    if variant is None and isinstance(config.get("stage1"), dict):
-        variant = config["stage1"].get("variant")
     return {
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "kind": info.get("kind", type(editor).__name__),
