@@ -28,7 +28,6 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from infoscrub.baselines.stargan import stargan_step_components
 from infoscrub.config import apply_overrides
 from infoscrub.losses import (
     attribute_loss_d_fake,
@@ -47,6 +46,7 @@ from infoscrub.training.distributed import DistInfo
 from infoscrub.training.loop import TrainContext
 from infoscrub.training.stage1 import Stage1Config, Stage1Task, edit_code, sample_inversion_masks
 from infoscrub.training.stage2 import Stage2Config, Stage2Task
+from stargan_reference import stargan_step_components  # beside this script
 
 BEFORE = ["generator.width=64", "generator.max_channels=512", "generator.skips=4",
           "discriminator.max_channels=512"]
