@@ -365,3 +365,20 @@ def test_evaluate_stage1_says_it_cannot_obfuscate(tmp_path, monkeypatch, celeba_
     rc = main(["evaluate", "--checkpoint", str(tmp_path / "nope.pt"), "--adversary", str(tmp_path / "adversary.pt"),
                "--data", str(celeba_folder), "--out", str(out), "--quiet"])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_a_new_metric_is_one_function_and_one_line(tmp_path, monkeypatch):
+    from infoscrub.evaluation.protocol import run_evaluation
+    from infoscrub.evaluation.registry import METRICS, Metric
+
+    def mean_p_before(run, col, t):
+        return float(run.p["real"][:, t].mean())
+
+    monkeypatch.setitem(METRICS, "mean_p_before", Metric("mean_p_before", mean_p_before,
+                                                         report=lambda m: ["## Mean p before", ""]))
+    editor, attacker = _models()
+    metrics = run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
+                             progress=False)
+    assert 0.0 <= metrics["per_attribute"]["Male"]["mean_p_before"] <= 1.0
+    assert metrics["mean"]["mean_p_before"] == metrics["per_attribute"]["Male"]["mean_p_before"]
+    assert "## Mean p before" in (tmp_path / "eval" / "report.md").read_text()

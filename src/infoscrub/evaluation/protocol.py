@@ -29,7 +29,9 @@ from infoscrub.data.balanced import balanced_indices
 from infoscrub.data.batches import to_model_range, to_uint8
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation import metrics as M
+from infoscrub.evaluation import report as R
 from infoscrub.evaluation.fid import FID_SKIPPED, GaussianStats, fid_from_stats, inception_features
+from infoscrub.evaluation.registry import METRICS, register_metric
 
 PATHS = ("label_free", "labelled", "obfuscated")
 OBFUSCATION_UNAVAILABLE = ("Obfuscation not evaluated: this model has no Stage II mixer "
@@ -212,13 +214,16 @@ def _keep_sample(samples: Samples, k: int, label: int, images, quantised, extras
         samples.alpha.append(extras["alpha"][k, 0].float().cpu())
 
 
-# --------------------------------------------------------------------------- summaries
+# --------------------------------------------------------------------------- metrics
+# Each metric: one function registered with its report section (evaluation/registry.py).
 
-def inversion_summary(run: AttributeRun, t: int, paths: list[str]) -> dict[str, Any]:
+
+@register_metric("inversion", report=R.inversion_sections)
+def inversion_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]:
     """{real, label_free, labelled}: each {all, correct} -> tpr/tnr/acc (fractions)."""
     correct = (run.p["real"][:, t] > 0.5) == run.labels
     out: dict[str, Any] = {}
-    for key in ["real"] + [p for p in paths if p in ("label_free", "labelled")]:
+    for key in ["real"] + [p for p in col.paths if p in ("label_free", "labelled")]:
         pred = run.p[key][:, t] > 0.5
         out[key] = {"all": M.inversion_rates(pred, run.labels),
                     "correct": M.inversion_rates(pred[correct], run.labels[correct])}
@@ -226,7 +231,8 @@ def inversion_summary(run: AttributeRun, t: int, paths: list[str]) -> dict[str, 
     return out
 
 
-def obfuscation_summary(run: AttributeRun, t: int) -> dict[str, Any]:
+@register_metric("obfuscation", needs=("obfuscated",), report=R.obfuscation_section)
+def obfuscation_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]:
     """Entropy (bits) and p(present) before ('real') / after ('ours') / 'gain', by group.
 
     Gains follow the paper's Table 4: entropy gain = ours - real; p gain = movement toward
@@ -250,34 +256,48 @@ def obfuscation_summary(run: AttributeRun, t: int) -> dict[str, Any]:
     return out
 
 
-def utility_summary(run: AttributeRun, watch: list[str], utility_attrs: list[str],
-                    paths: list[str]) -> dict[str, Any]:
+@register_metric("utility", report=R.utility_section)
+def utility_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]:
     """Adversary accuracy on the editor's attributes that were not edited."""
-    others = [a for a in utility_attrs if a != run.attribute]
+    others = [a for a in col.utility_attributes if a != run.attribute]
     out: dict[str, Any] = {"attributes": others}
     if not others:
-        out.update({k: None for k in ["real"] + paths})
+        out.update({k: None for k in ["real"] + col.paths})
         return out
-    cols = [watch.index(a) for a in others]
+    cols = [col.watch.index(a) for a in others]
     truth = run.truth[:, cols]
-    for key in ["real"] + paths:
+    for key in ["real"] + col.paths:
         out[key] = M.accuracy(run.p[key][:, cols] > 0.5, truth)
     return out
+
+
+@register_metric("fidelity", report=R.fidelity_section)
+def fidelity_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]:
+    """Mean L1 and PSNR of each edit path to its input."""
+    return {p: {"l1": float(run.l1[p].mean()), "psnr": float(run.psnr[p].mean())} for p in col.paths}
+
+
+@register_metric("adversary", report=R.adversary_section)
+def adversary_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]:
+    """The adversary's accuracy and calibration on the unedited balanced subset."""
+    return {"accuracy": M.accuracy(run.p["real"][:, t] > 0.5, run.labels),
+            "ece": M.expected_calibration_error(run.p["real"][:, t], run.labels)}
+
+
+@register_metric("code_accuracy")  # reported in the adversary's section
+def code_accuracy(run: AttributeRun, col: Collected, t: int) -> float | None:
+    """Share of images whose sensitive code reads the label right (InfoScrub editors only)."""
+    return None if run.code_agrees is None else float(run.code_agrees.mean())
 
 
 def attribute_summary(col: Collected, attribute: str) -> dict[str, Any]:
     run = col.runs[attribute]
     t = col.watch.index(attribute)
-    entry: dict[str, Any] = {
-        "n": int(len(run.indices)), "n_pos": int(run.labels.sum()), "n_neg": int((~run.labels).sum()),
-        "inversion": inversion_summary(run, t, col.paths),
-        "obfuscation": obfuscation_summary(run, t) if "obfuscated" in col.paths else None,
-        "utility": utility_summary(run, col.watch, col.utility_attributes, col.paths),
-        "fidelity": {p: {"l1": float(run.l1[p].mean()), "psnr": float(run.psnr[p].mean())} for p in col.paths},
-        "adversary": {"accuracy": M.accuracy(run.p["real"][:, t] > 0.5, run.labels),
-                      "ece": M.expected_calibration_error(run.p["real"][:, t], run.labels)},
-        "code_accuracy": None if run.code_agrees is None else float(run.code_agrees.mean()),
-    }
+    entry: dict[str, Any] = {"n": int(len(run.indices)), "n_pos": int(run.labels.sum()),
+                             "n_neg": int((~run.labels).sum())}
+    for metric in METRICS.values():
+        available = all(path in col.paths for path in metric.needs)
+        entry[metric.name] = metric.compute(run, col, t) if available else None
     return entry
 
 

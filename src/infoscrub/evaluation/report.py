@@ -253,31 +253,11 @@ def render_report(m: dict[str, Any]) -> str:
                      f"images: InfoScrub {P.PAPER_FID['InfoScrub']}, StarGAN {P.PAPER_FID['StarGAN']}; FID "
                      "from fewer images is biased upward)")
     lines.append("")
-    lines += ["## Inversion against the unseen adversary (paper Table 1 / A1)", "",
-              "Share of images the adversary still assigns their original value after inverting only "
-              "that attribute (lower is better). On the images the adversary gets right before editing "
-              "(the paper's setting: Real = 100%):", ""]
-    lines += _inversion_table(m, "correct", True)
-    lines += ["On the whole balanced subsets (Real = the adversary's own TPR/TNR/accuracy):", ""]
-    lines += _inversion_table(m, "all", False)
-    lines += ["## Ablation (paper Table 2): Acc (%) after inversion", ""]
-    lines += _ablation_table(m)
-    lines += ["## Privacy / utility (paper Table 3)", ""]
-    lines += _tradeoff_table(m)
-    lines += ["## Obfuscation (paper Table 4 / A2)", ""]
-    if m.get("obfuscation_available"):
-        lines += ["Adversary entropy and p(present) before (Real) and after (This model; the paper's "
-                  "'Ours') obfuscation, by "
-                  "ground truth: Positive = the attribute is present. Gain: entropy ours - real; "
-                  "probability: movement toward 0.5 (Table 4's convention; Table A2 prints the "
-                  "Negative probability gain with a minus sign).", ""]
-        lines += _obfuscation_table(m)
-    else:
-        lines += [m.get("obfuscation_message") or "Obfuscation not evaluated.", ""]
-    lines += ["## Utility: adversary accuracy (%) on the attributes not edited", ""]
-    lines += _utility_table(m)
-    lines += ["## Fidelity of the edits to the input", ""]
-    lines += _fidelity_table(m)
+    from infoscrub.evaluation.protocol import METRICS  # importing the protocol registers them
+
+    for metric in METRICS.values():
+        if metric.report is not None:
+            lines += metric.report(m)
     lines += ["## FID", ""]
     if m.get("fid") is None:
         lines += [metric_at(m, "fid_info", "message") or FID_SKIPPED, ""]
@@ -285,8 +265,6 @@ def render_report(m: dict[str, Any]) -> str:
         lines += [f"FID label-free inversions vs real: {_num(m['fid'])}; obfuscations vs real: "
                   f"{_num(metric_at(m, 'fid_info', 'obfuscated'))} ({metric_at(m, 'fid_info', 'n_edited')} edited, "
                   f"{metric_at(m, 'fid_info', 'n_real')} real images; weights `{m.get('fid_weights')}`).", ""]
-    lines += ["## The adversary and the editor on unedited images", ""]
-    lines += _adversary_table(m)
     figures = m.get("figures") or []
     if figures:
         lines += ["## Figures", ""]
@@ -294,6 +272,47 @@ def render_report(m: dict[str, Any]) -> str:
             lines.append(f"![{fig}]({fig})")
         lines.append("")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- sections
+# The report sections of the registered metrics (evaluation/protocol.py registers them).
+
+
+def inversion_sections(m: dict[str, Any]) -> list[str]:
+    lines = ["## Inversion against the unseen adversary (paper Table 1 / A1)", "",
+             "Share of images the adversary still assigns their original value after inverting only "
+             "that attribute (lower is better). On the images the adversary gets right before editing "
+             "(the paper's setting: Real = 100%):", ""]
+    lines += _inversion_table(m, "correct", True)
+    lines += ["On the whole balanced subsets (Real = the adversary's own TPR/TNR/accuracy):", ""]
+    lines += _inversion_table(m, "all", False)
+    lines += ["## Ablation (paper Table 2): Acc (%) after inversion", ""]
+    lines += _ablation_table(m)
+    lines += ["## Privacy / utility (paper Table 3)", ""]
+    return lines + _tradeoff_table(m)
+
+
+def obfuscation_section(m: dict[str, Any]) -> list[str]:
+    lines = ["## Obfuscation (paper Table 4 / A2)", ""]
+    if not m.get("obfuscation_available"):
+        return lines + [m.get("obfuscation_message") or "Obfuscation not evaluated.", ""]
+    lines += ["Adversary entropy and p(present) before (Real) and after (This model; the paper's "
+              "'Ours') obfuscation, by ground truth: Positive = the attribute is present. Gain: "
+              "entropy ours - real; probability: movement toward 0.5 (Table 4's convention; Table A2 "
+              "prints the Negative probability gain with a minus sign).", ""]
+    return lines + _obfuscation_table(m)
+
+
+def utility_section(m: dict[str, Any]) -> list[str]:
+    return ["## Utility: adversary accuracy (%) on the attributes not edited", ""] + _utility_table(m)
+
+
+def fidelity_section(m: dict[str, Any]) -> list[str]:
+    return ["## Fidelity of the edits to the input", ""] + _fidelity_table(m)
+
+
+def adversary_section(m: dict[str, Any]) -> list[str]:
+    return ["## The adversary and the editor on unedited images", ""] + _adversary_table(m)
 
 
 def write_report(metrics: dict[str, Any], path: str | Path) -> Path:
