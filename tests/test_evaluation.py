@@ -382,3 +382,24 @@ def test_a_new_metric_is_one_function_and_one_line(tmp_path, monkeypatch):
     assert 0.0 <= metrics["per_attribute"]["Male"]["mean_p_before"] <= 1.0
     assert metrics["mean"]["mean_p_before"] == metrics["per_attribute"]["Male"]["mean_p_before"]
     assert "## Mean p before" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_evaluation_after_sharing_channels(tmp_path):
+    from infoscrub.evaluation.protocol import run_evaluation
+
+    editor, attacker = _models()
+    metrics = run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
+                             progress=False, channels=("jpeg75", "down2"))
+    shared = metrics["per_attribute"]["Male"]["reshare"]
+    assert set(shared) == {"jpeg75", "down2"}
+    for entry in shared.values():
+        assert 0 <= entry["real_accuracy"] <= 1
+        assert set(entry["inversion"]) == {"all", "correct"} and 0 <= entry["inversion"]["correct"]["acc"] <= 1
+        assert 0 <= entry["entropy"]["ours"] <= 1  # the stand-in model has a mixer
+    assert set(metrics["privacy_shared"]) == {"jpeg75", "down2"}
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Privacy after sharing" in report and "jpeg75: JPEG at quality 75" in report
+    plain = run_evaluation(editor, attacker, _image_set(24), tmp_path / "plain", ["Male"], per_attribute=4,
+                           progress=False)
+    assert plain["per_attribute"]["Male"]["reshare"] is None and plain["privacy_shared"] == {}
+    assert "## Privacy after sharing" not in (tmp_path / "plain" / "report.md").read_text()

@@ -89,7 +89,7 @@ def test_configs_apply_value_last_and_validate(setup, tmp_path):
 def test_two_value_sweep_trains_each_and_writes_the_table(setup, tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_evaluate_inversion(editor, attacker, image_set, attributes, per_attribute, seed):
+    def fake_evaluate_inversion(editor, attacker, image_set, attributes, per_attribute, seed, channels=()):
         calls.append((editor.info["config"]["loss"]["eps_s"], attributes, per_attribute, seed, image_set.split))
         return {"privacy": 0.1 + len(calls) / 100, "utility": 0.9 - len(calls) / 100, "privacy_all": 0.5}
 
@@ -143,3 +143,13 @@ def test_missing_adversary_fails_before_training(setup, tmp_path):
     with pytest.raises(InfoscrubError, match="does not exist"):
         args.handler(args)
     assert not (tmp_path / "s").exists()
+
+
+def test_sweep_reports_privacy_after_sharing(setup, tmp_path):
+    out = tmp_path / "sweep"
+    args = sweep_args(setup, out, "--per-attribute", "2", "--reshare", "jpeg75")
+    args.spec = "eps_s=0.1"
+    assert args.handler(args) == 0
+    run = json.loads((out / "sweep.json").read_text())["runs"][0]
+    assert set(run["privacy_shared"]) == {"jpeg75"}
+    assert "| privacy after jpeg75 |" in (out / "sweep.md").read_text()

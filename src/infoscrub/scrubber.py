@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,10 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.metrics import entropy_bits
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
-from infoscrub.faces.paste import DEFAULT_FEATHER, paste_changes
+from infoscrub.faces.paste import DEFAULT_FEATHER, feather_mask, paste_changes
 from infoscrub.photo_io import Photo
+from infoscrub.sharing import CHANNELS, PHOTO_CHANNELS, share_photo
+from infoscrub.targeting import Choice, Target, choose_strength
 
 if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
@@ -88,26 +90,37 @@ class Scrubber:
 
     def scrub(self, image: Any, attributes: str | Sequence[str], mode: str = "invert",
               strength: float = 1.0, faces: str | Sequence[int] | None = None,
-              aligned: bool = False) -> tuple[Any, dict]:
+              aligned: bool = False, target: Target | None = None) -> tuple[Any, dict]:
         """Edit the chosen ``attributes`` of every face (or the faces numbered in ``faces``,
         left to right from 0). ``aligned=True``: the image is already a face crop in the
-        model's convention, so there is no detection. Returns (edited image, report)."""
+        model's convention, so there is no detection. ``target``: instead of ``strength``,
+        the smallest strength per face that reaches the goal against the report attacker
+        (``infoscrub.targeting``). Returns (edited image, report)."""
         photo, back = as_photo(image)
-        edited, report = self.scrub_photo(photo, attributes, mode, strength, faces, aligned)
+        edited, report = self.scrub_photo(photo, attributes, mode, strength, faces, aligned, target)
         return back(edited), report
 
     def scrub_photo(self, photo: Photo, attributes: str | Sequence[str], mode: str = "invert",
                     strength: float = 1.0, faces: str | Sequence[int] | None = None,
-                    aligned: bool = False) -> tuple[Photo, dict]:
+                    aligned: bool = False, target: Target | None = None) -> tuple[Photo, dict]:
         chosen = resolve_attributes(attributes, self.editor.attributes)
         strength = check_edit_request(mode, strength)
         wanted = parse_face_indices(faces)
-        return self._scrub(photo, chosen, mode, strength, wanted, aligned)
+        if target is not None:
+            if self.attacker is None:
+                raise InfoscrubError("a target strength needs the report attacker (--attacker, or bundled weights)")
+            missing = [a for a in chosen if a not in self.attacker.attributes]
+            if missing:
+                raise InfoscrubError(f"the attacker cannot judge {', '.join(missing)}, so no target strength "
+                                     "can be found for it")
+            if target.after is not None and target.after not in CHANNELS:
+                raise InfoscrubError(f"unknown sharing channel {target.after!r}; choose from {', '.join(CHANNELS)}")
+        return self._scrub(photo, chosen, mode, strength, wanted, aligned, target)
 
     # ------------------------------------------------------------------ the pipeline
 
     def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
-                      wanted: list[int] | None, aligned: bool) -> tuple[Photo, dict]:
+               wanted: list[int] | None, aligned: bool, target: Target | None = None) -> tuple[Photo, dict]:
         size = int(self.editor.image_size)
         alignment = str(self.editor.alignment)
         timings: dict[str, float] = {}
@@ -133,8 +146,29 @@ class Scrubber:
         timings["align"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        edited_crops = self._edit([crops[i] for i in selected], chosen, mode, strength)
+        before = self._judge(crops)
+        timings["report"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        edited_crops = self._edit([crops[i] for i in selected], chosen, mode, 1.0 if target else strength)
         timings["model"] = time.perf_counter() - clock
+        choices: dict[int, Choice] = {}
+        if target is not None and selected:
+            clock = time.perf_counter()
+            columns = [list(self.attacker.attributes).index(a) for a in chosen]
+
+            def judge(batch: np.ndarray) -> np.ndarray:
+                return self._probs(list(batch))[:, columns]
+
+            # the paste fades the change out under a feathered mask: search on what the
+            # output will show, then apply the strength to the plain change
+            mask = feather_mask(size, feather)[..., None]
+            for k, i in enumerate(selected):
+                present = np.array([before[i][a] > 0.5 for a in chosen])
+                as_pasted = crops[i] + mask * (edited_crops[k] - crops[i])
+                choices[i] = choose_strength(judge, crops[i], as_pasted, chosen, present, mode, target)
+                edited_crops[k] = crops[i] + choices[i].strength * (edited_crops[k] - crops[i])
+            timings["target"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         result = photo
@@ -144,20 +178,26 @@ class Scrubber:
         timings["paste"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        before = self._judge(crops)
         # "after" is judged on the face as it is in the output photo, seams and rounding in
         after = self._judge([self._crop(result.rgb, m, size) for m in matrices]) \
             if selected else before
-        timings["report"] = time.perf_counter() - clock
+        shared = self._judge_shared(result.rgb, matrices, size) if self.attacker is not None and found else {}
+        timings["report"] += time.perf_counter() - clock
 
+        faces_report = [face_report(i, face, i in selected, chosen, before, after, shared)
+                        for i, face in enumerate(found)]
+        for i, choice in choices.items():
+            faces_report[i]["strength"] = round(choice.strength, 4)
+            faces_report[i]["target"] = target_report(faces_report[i], choice, chosen, mode, target)
         report = {
             "mode": mode, "strength": strength, "attributes": chosen,
             "alignment": alignment, "image_size": size, "aligned_input": aligned,
             "attacker": None if self.attacker is None else list(self.attacker.attributes),
             "width": photo.width, "height": photo.height,
             "faces_found": len(found),
-            "faces": [face_report(i, face, i in selected, chosen, before, after)
-                      for i, face in enumerate(found)],
+            "target": None if target is None else {"goal": target.describe(mode), **asdict(target)},
+            "sharing_channels": list(shared),
+            "faces": faces_report,
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
         }
         return result, report
@@ -182,25 +222,41 @@ class Scrubber:
                 out.extend(from_model(edited))
         return out
 
-    def _judge(self, crops: list[np.ndarray]) -> list[dict[str, float]] | None:
-        """The attacker's p(present) per attribute for each crop (None: no attacker)."""
-        if self.attacker is None or not crops:
-            return None
+    def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The attacker's p(present), (N, its attributes), for float [0, 1] crops."""
         import torch
         import torch.nn.functional as F
 
         size = int(getattr(self.attacker, "image_size", crops[0].shape[0]))
-        names = list(self.attacker.attributes)
-        rows: list[dict[str, float]] = []
+        parts = []
         with torch.inference_mode():
             for start in range(0, len(crops), FACE_BATCH):
                 batch = to_model(crops[start:start + FACE_BATCH], self.device)
                 if batch.shape[-1] != size:
                     batch = F.interpolate(batch, size=(size, size), mode="bilinear",
                                           antialias=True, align_corners=False)
-                probs = self.attacker.predict(batch).detach().float().cpu().numpy()
-                rows.extend({n: float(p) for n, p in zip(names, row)} for row in probs)
-        return rows
+                parts.append(self.attacker.predict(batch).detach().float().cpu().numpy())
+        return np.concatenate(parts)
+
+    def _judge(self, crops: list[np.ndarray]) -> list[dict[str, float]] | None:
+        """The attacker's p(present) per attribute for each crop (None: no attacker)."""
+        if self.attacker is None or not crops:
+            return None
+        names = list(self.attacker.attributes)
+        return [{n: float(p) for n, p in zip(names, row)} for row in self._probs(crops)]
+
+    def _judge_shared(self, rgb: np.ndarray, matrices: list[np.ndarray], size: int
+                      ) -> dict[str, list[dict[str, float]]]:
+        """The attacker's beliefs on each face after the photo is shared the two most common
+        ways (JPEG 75; downscaled to 1080 px on the long side): does the protection survive
+        the upload?"""
+        regions = [crop_footprint(m, size, rgb.shape) for m in matrices]
+        out = {}
+        for channel in PHOTO_CHANNELS:
+            shared, scale = share_photo(rgb, channel, regions)
+            scaled = [scale_matrix(m, scale) for m in matrices]
+            out[channel] = self._judge([self._crop(shared, m, size) for m in scaled])
+        return out
 
 
 # ---------------------------------------------------------------------- helpers
@@ -220,8 +276,8 @@ def from_model(batch: "torch.Tensor") -> list[np.ndarray]:
 
 
 def face_report(index: int, face: Face, edited: bool, chosen: list[str],
-                before: list[dict[str, float]] | None, after: list[dict[str, float]] | None
-                ) -> dict:
+                before: list[dict[str, float]] | None, after: list[dict[str, float]] | None,
+                shared: dict[str, list[dict[str, float]]] | None = None) -> dict:
     entry = {"index": index, **face.to_dict(), "edited": edited,
              "attributes_edited": list(chosen) if edited else []}
     if before is not None and after is not None:
@@ -230,7 +286,48 @@ def face_report(index: int, face: Face, edited: bool, chosen: list[str],
                    "entropy_before_bits": round(entropy_bits(p), 4),
                    "entropy_after_bits": round(entropy_bits(after[index][name]), 4)}
             for name, p in before[index].items()}
+    if shared:  # the chosen attributes' beliefs after the photo is shared
+        entry["attacker_after_sharing"] = {
+            channel: {name: round(rows[index][name], 4) for name in chosen if name in rows[index]}
+            for channel, rows in shared.items()}
     return entry
+
+
+def target_report(entry: dict, choice: Choice, chosen: list[str], mode: str, target: Target) -> dict:
+    """The goal, the strength found, and whether the goal holds on the face as it is in the
+    output photo (after ``target.after`` when the goal asks for it, JPEG 75 judged on the
+    photo as a platform re-encodes it)."""
+    final = {a: entry["attacker"][a]["p_after"] for a in chosen}
+    if target.after == "jpeg75" and "attacker_after_sharing" in entry:
+        final = dict(entry["attacker_after_sharing"]["jpeg75"])
+    before = {a: entry["attacker"][a]["p_before"] for a in chosen}
+    if mode == "invert":
+        reached = all((p < 0.5 - target.margin) if before[a] > 0.5 else (p > 0.5 + target.margin)
+                      for a, p in final.items())
+    else:
+        reached = all(abs(p - 0.5) <= target.tolerance for p in final.values())
+    return {"goal": target.describe(mode), "reached": bool(reached), "p_final": final,
+            "search_p": {a: round(v, 4) for a, v in choice.p.items()}}
+
+
+def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The photo region (x0, y0, x1, y1) a face crop is cut from, with a margin."""
+    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    inverse = np.linalg.inv(full)[:2]
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
+    points = corners @ inverse.T
+    x0, y0 = np.floor(points.min(0)).astype(int) - 16
+    x1, y1 = np.ceil(points.max(0)).astype(int) + 16
+    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
+
+
+def scale_matrix(matrix: np.ndarray, scale: float) -> np.ndarray:
+    """The crop matrix of a photo whose coordinates were multiplied by ``scale``."""
+    if scale == 1.0:
+        return matrix
+    out = matrix.astype(np.float64).copy()
+    out[:, :2] /= scale
+    return out
 
 
 def whole_image_face(photo: Photo) -> Face:

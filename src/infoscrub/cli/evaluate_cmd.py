@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the balanced subsets (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--reshare", nargs="?", const="all", metavar="CHANNELS",
+                   help="also judge the edits after sharing channels (comma-separated; default all: "
+                   "jpeg90, jpeg75, jpeg50, down2, down4, down2_jpeg75, screenshot)")
     p.set_defaults(handler=run_evaluate)
 
 
@@ -47,6 +50,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise InfoscrubError("--per-attribute must be at least 1")
     if args.batch_size < 1:
         raise InfoscrubError("--batch-size must be at least 1")
+    from infoscrub.sharing import resolve_channels
+
+    channels = resolve_channels(args.reshare)
     device = resolve_device(args.device)
     editor = load_editor(args.checkpoint, device)
     attacker = Attacker.load(args.adversary, device)
@@ -56,11 +62,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         editor, attacker, image_set, args.out, attributes=attributes, per_attribute=args.per_attribute,
         seed=args.seed, batch_size=args.batch_size, fid_weights=args.fid_weights,
         progress=not args.quiet, checkpoint=args.checkpoint, adversary=args.adversary,
-        data={"root": str(args.data)}, log=lambda s: print(s, file=sys.stderr))
+        data={"root": str(args.data)}, log=lambda s: print(s, file=sys.stderr), channels=channels)
 
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}"
 
-    print(f"privacy {fmt(metrics['privacy'])}  utility {fmt(metrics['utility'])}  "
+    shared = "".join(f"  after {c} {fmt(v)}" for c, v in metrics.get("privacy_shared", {}).items())
+    print(f"privacy {fmt(metrics['privacy'])}{shared}  utility {fmt(metrics['utility'])}  "
           f"fid {fmt(metrics['fid'])}  -> {args.out}/report.md")
     return 0

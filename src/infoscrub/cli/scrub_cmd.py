@@ -38,8 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="output file (one input photo) or folder (several, or a folder)")
     scrub.add_argument("--faces", help="edit only these faces, numbered left to right from 0 "
                        "(e.g. 0,2); default: all")
-    scrub.add_argument("--strength", type=float, default=1.0,
+    scrub.add_argument("--strength", type=float, default=None,
                        help="how much of the edit to apply, 0-1 (default 1)")
+    scrub.add_argument("--target", action="store_true",
+                       help="instead of --strength, the smallest strength per face that reaches a goal "
+                       "against the report attacker: invert, its belief crosses 0.5 by --target-margin; "
+                       "obfuscate, its belief within --target-tolerance of 0.5")
+    scrub.add_argument("--target-margin", type=float, default=0.2, help="invert goal margin (default 0.2)")
+    scrub.add_argument("--target-tolerance", type=float, default=0.05,
+                       help="obfuscate goal: |p - 0.5| at most this (default 0.05)")
+    scrub.add_argument("--target-after", metavar="CHANNEL", help="the goal must also hold after this "
+                       "sharing channel (e.g. jpeg75)")
     scrub.add_argument("--aligned", action="store_true",
                        help="inputs are already aligned face crops in the model's convention "
                        "(no detection); folder in, folder out, same file names")
@@ -116,6 +125,8 @@ def run_scrub(args: argparse.Namespace) -> int:
     if not parse_attribute_list(args.attributes):
         raise InfoscrubError("--attributes is empty; give at least one name")
     parse_face_indices(args.faces)  # fail on a typo before loading anything
+    target = target_from_args(args)
+    strength = 1.0 if args.strength is None else args.strength
     jobs = plan_jobs(args.inputs, args.output)
     if args.report and Path(args.report).exists() and not args.force:
         raise InfoscrubError(f"{args.report} already exists; use --force to replace it")
@@ -136,8 +147,14 @@ def run_scrub(args: argparse.Namespace) -> int:
             photo = read_photo(job.source, max_pixels=max_pixels)
             check_destination_format(job, photo.format)
             edited, report = scrubber.scrub_photo(
-                photo, attributes, mode=args.mode, strength=args.strength,
-                faces=args.faces, aligned=args.aligned)
+                photo, attributes, mode=args.mode, strength=strength,
+                faces=args.faces, aligned=args.aligned, target=target)
+            for face in report["faces"]:  # a goal not reached is said, never passed silently
+                if "target" in face and not face["target"]["reached"]:
+                    print(f"{job.source}: face {face['index']} did not reach the goal "
+                          f"({face['target']['goal']}; strength {face['strength']}, p "
+                          + ", ".join(f"{a} {p:.2f}" for a, p in face["target"]["p_final"].items()) + ")",
+                          file=sys.stderr)
             entry.update(report)
             if report["faces_found"] == 0 and not args.copy_faceless:
                 entry["status"] = "no face"
@@ -172,6 +189,24 @@ def run_scrub(args: argparse.Namespace) -> int:
                           f"for {'it' if len(faceless) == 1 else 'them'} (first: {faceless[0]}); "
                           "--copy-faceless writes them with their metadata stripped")
     return 0
+
+
+def target_from_args(args: argparse.Namespace):
+    """The per-face goal of --target (None without it); one-line errors for bad values."""
+    if not args.target:
+        if args.target_after:
+            raise InfoscrubError("--target-after needs --target")
+        return None
+    from infoscrub.sharing import CHANNELS
+    from infoscrub.targeting import Target
+
+    if args.strength is not None:
+        raise InfoscrubError("--target chooses the strength per face; drop --strength")
+    if not 0 < args.target_margin < 0.5 or not 0 < args.target_tolerance < 0.5:
+        raise InfoscrubError("--target-margin and --target-tolerance must be between 0 and 0.5")
+    if args.target_after and args.target_after not in CHANNELS:
+        raise InfoscrubError(f"unknown sharing channel {args.target_after!r}; choose from {', '.join(CHANNELS)}")
+    return Target(margin=args.target_margin, tolerance=args.target_tolerance, after=args.target_after)
 
 
 def outcome(report: dict) -> tuple[str, str]:

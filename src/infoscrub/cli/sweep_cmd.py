@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="at most N positives and N negatives per attribute in evaluation (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the balanced evaluation subsets")
     p.add_argument("--no-eval", action="store_true", help="train only")
+    p.add_argument("--reshare", nargs="?", const="all", metavar="CHANNELS",
+                   help="privacy also after sharing channels (comma-separated; default all)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Stage I config overrides for every run")
     p.set_defaults(handler=run_sweep_cmd)
     p.__class__ = _IntermixedParser
@@ -58,12 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def request_from_args(args: argparse.Namespace):
     """The sweep request the command line describes (named options become overrides)."""
     from infoscrub.evaluation.sweep import SweepRequest
+    from infoscrub.sharing import resolve_channels
 
     named = [f"{key}={getattr(args, attr)}" for attr, key in NAMED if getattr(args, attr, None) is not None]
     return SweepRequest(spec=args.spec, out=args.out, adversary=args.adversary,
                         overrides=list(args.overrides) + named, base_config=args.base_config,
                         eval_data=args.eval_data, split=args.split, per_attribute=args.per_attribute,
-                        seed=args.seed, evaluate=not args.no_eval, device=args.device or "auto")
+                        seed=args.seed, evaluate=not args.no_eval, device=args.device or "auto",
+                        channels=resolve_channels(args.reshare))
 
 
 def run_sweep_cmd(args: argparse.Namespace) -> int:

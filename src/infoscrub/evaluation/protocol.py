@@ -32,8 +32,10 @@ from infoscrub.evaluation import metrics as M
 from infoscrub.evaluation import report as R
 from infoscrub.evaluation.fid import FID_SKIPPED, GaussianStats, fid_from_stats, inception_features
 from infoscrub.evaluation.registry import METRICS, register_metric
+from infoscrub.sharing import CHANNELS
 
 PATHS = ("label_free", "labelled", "obfuscated")
+SHARED_PATHS = ("label_free", "obfuscated")  # the edits a photo gets, judged after sharing too
 OBFUSCATION_UNAVAILABLE = ("Obfuscation not evaluated: this model has no Stage II mixer "
                            "(obfuscation needs a stage2 checkpoint).")
 
@@ -74,6 +76,7 @@ class Collected:
     n_union: int
     fid: dict[str, Any]
     seconds: dict[str, float]
+    channels: tuple[str, ...] = ()  # sharing channels the edits were also judged after
 
 
 def _chunks(items: np.ndarray, size: int):
@@ -100,8 +103,12 @@ def _select(editor, attacker, image_set, attributes) -> tuple[list[str], list[st
 
 def collect(editor, attacker, image_set, attributes: list[str] | None, per_attribute: int | None,
             seed: int = 0, batch_size: int = 64, progress: bool = True,
-            paths: tuple[str, ...] = PATHS, fid_model=None, samples_per_attribute: int = 4) -> Collected:
-    """Run the editor and the adversary over the balanced subsets (see the module doc)."""
+            paths: tuple[str, ...] = PATHS, fid_model=None, samples_per_attribute: int = 4,
+            channels: tuple[str, ...] = ()) -> Collected:
+    """Run the editor and the adversary over the balanced subsets (see the module doc).
+
+    ``channels``: sharing channels (``infoscrub.sharing``) through which the real images and
+    the label-free and obfuscated edits are judged too (``p['real@jpeg75']`` and so on)."""
     from tqdm.auto import tqdm
 
     paths = tuple(p for p in paths if p != "obfuscated" or editor.can_obfuscate)
@@ -125,12 +132,19 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
         x = to_model_range(images_u8.to(attacker.device, non_blocking=True))
         return attacker.predict(x)[:, att_cols].float().cpu().numpy()
 
+    def judge_shared(images_u8: torch.Tensor) -> dict[str, np.ndarray]:
+        cpu = images_u8.cpu()
+        return {c: judge(CHANNELS[c].apply(cpu)) for c in channels}
+
     # 1. the adversary on the real images, once for every attribute
     start = time.perf_counter()
     p_union = np.zeros((len(union), len(watch)), dtype=np.float32)
+    p_union_shared = {c: np.zeros_like(p_union) for c in channels}
     for pos in _chunks(np.arange(len(union)), batch_size):
         images = image_set.images[torch.as_tensor(union[pos])]
         p_union[pos] = judge(images)
+        for c, p in judge_shared(images).items():
+            p_union_shared[c][pos] = p
         if fid_model is not None:
             fid_sets["real"].add(inception_features(fid_model, images))
         bar.update(len(pos))
@@ -148,6 +162,12 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
             l1={p: np.zeros(n, np.float32) for p in paths}, psnr={p: np.zeros(n, np.float32) for p in paths})
         for p in paths:
             run.p[p] = np.zeros((n, len(watch)), dtype=np.float32)
+        rows_in_union = [where[int(i)] for i in idx]
+        for c in channels:
+            run.p[f"real@{c}"] = p_union_shared[c][rows_in_union]
+            for p in SHARED_PATHS:
+                if p in paths:
+                    run.p[f"{p}@{c}"] = np.zeros((n, len(watch)), dtype=np.float32)
         agrees = np.zeros(n, dtype=bool)
         have_agrees = False
         pos_rows = np.flatnonzero(run.labels)[: samples_per_attribute - samples_per_attribute // 2]
@@ -176,6 +196,9 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
                     if len(sub) == 0:
                         continue
                 run.p[path][sub] = judge(q)
+                if path in SHARED_PATHS:
+                    for c, p in judge_shared(q).items():
+                        run.p[f"{path}@{c}"][sub] = p
                 qm = to_model_range(q.to(x.device))
                 run.l1[path][sub] = M.l1(qm, x_ref).cpu().numpy()
                 run.psnr[path][sub] = M.psnr(qm, x_ref).cpu().numpy()
@@ -201,7 +224,7 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
         if "obfuscated" in fid_sets:
             fid["obfuscated"] = fid_from_stats(fid_sets["obfuscated"], fid_sets["real"])
         seconds["fid"] = time.perf_counter() - start
-    return Collected(attrs, watch, utility, list(paths), runs, len(union), fid, seconds)
+    return Collected(attrs, watch, utility, list(paths), runs, len(union), fid, seconds, tuple(channels))
 
 
 def _keep_sample(samples: Samples, k: int, label: int, images, quantised, extras) -> None:
@@ -284,6 +307,30 @@ def adversary_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, An
             "ece": M.expected_calibration_error(run.p["real"][:, t], run.labels)}
 
 
+@register_metric("reshare", report=R.reshare_section)
+def reshare_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any] | None:
+    """Per sharing channel: the adversary's accuracy on the shared originals, the label-free
+    inversion rates (the 'correct' subset is the unshared one: images it got right before
+    editing and sharing) and the entropy after obfuscation; null without channels."""
+    if not col.channels:
+        return None
+    correct = (run.p["real"][:, t] > 0.5) == run.labels
+    out: dict[str, Any] = {}
+    for c in col.channels:
+        real = run.p[f"real@{c}"][:, t]
+        entry: dict[str, Any] = {"real_accuracy": M.accuracy(real > 0.5, run.labels)}
+        if f"label_free@{c}" in run.p:
+            pred = run.p[f"label_free@{c}"][:, t] > 0.5
+            entry["inversion"] = {"all": M.inversion_rates(pred, run.labels),
+                                  "correct": M.inversion_rates(pred[correct], run.labels[correct])}
+        if f"obfuscated@{c}" in run.p:
+            after = run.p[f"obfuscated@{c}"][:, t]
+            entry["entropy"] = {"real": float(M.entropy_bits(torch.from_numpy(real)).mean()),
+                                "ours": float(M.entropy_bits(torch.from_numpy(after)).mean())}
+        out[c] = entry
+    return out
+
+
 @register_metric("code_accuracy")  # reported in the adversary's section
 def code_accuracy(run: AttributeRun, col: Collected, t: int) -> float | None:
     """Share of images whose sensitive code reads the label right (InfoScrub editors only)."""
@@ -331,6 +378,8 @@ def summarise(col: Collected) -> dict[str, Any]:
         # accuracy on the non-target attributes after inversion. Label-free path.
         "privacy": privacy,
         "privacy_all": mean["inversion"]["label_free"]["all"]["acc"] if "label_free" in col.paths else None,
+        # the same privacy after each sharing channel ({} without --reshare)
+        "privacy_shared": {c: R.metric_at(mean, "reshare", c, "inversion", "correct", "acc") for c in col.channels},
         "utility": utility,
         "fid": col.fid["value"],
         "fid_info": dict(col.fid),
@@ -342,7 +391,7 @@ def summarise(col: Collected) -> dict[str, Any]:
 
 def evaluate_inversion(editor, attacker, image_set, attributes: list[str] | None, per_attribute: int | None,
                        seed: int = 0, batch_size: int = 64, progress: bool = False,
-                       labelled: bool = True) -> dict[str, Any]:
+                       labelled: bool = True, channels: tuple[str, ...] = ()) -> dict[str, Any]:
     """Inversion (paper Tables 1/A1/2/3) of each target attribute on its balanced subset.
 
     Returns the summary of ``summarise`` without obfuscation: keys 'privacy' (mean Acc of the
@@ -352,7 +401,8 @@ def evaluate_inversion(editor, attacker, image_set, attributes: list[str] | None
     'per_attribute', 'mean', 'fid' (None).
     """
     paths = ("label_free", "labelled") if labelled else ("label_free",)
-    col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress, paths)
+    col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress, paths,
+                  channels=channels)
     return summarise(col)
 
 
@@ -391,7 +441,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                    fid_weights: str | Path | None = None, progress: bool = True,
                    checkpoint: str | Path | None = None, adversary: str | Path | None = None,
                    data: dict[str, Any] | None = None,
-                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   log: Callable[[str], None] | None = None, channels: tuple[str, ...] = ()) -> dict[str, Any]:
     """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``."""
     import json
 
@@ -405,7 +455,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
     fid_model = build_fid_inception(weights, editor.device) if weights is not None else None
     start = time.perf_counter()
     col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress,
-                  PATHS, fid_model)
+                  PATHS, fid_model, channels=channels)
     elapsed = time.perf_counter() - start
     summary = summarise(col)
     n_edited = sum(len(r.indices) for r in col.runs.values())

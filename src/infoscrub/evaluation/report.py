@@ -311,6 +311,33 @@ def fidelity_section(m: dict[str, Any]) -> list[str]:
     return ["## Fidelity of the edits to the input", ""] + _fidelity_table(m)
 
 
+def reshare_section(m: dict[str, Any]) -> list[str]:
+    """Privacy after sharing (``evaluate --reshare``): one row per channel beside the unshared one."""
+    mean = m.get("mean") or {}
+    channels = list((mean.get("reshare") or {}).keys())
+    if not channels:
+        return []
+    from infoscrub.sharing import CHANNELS
+
+    lines = ["## Privacy after sharing", "",
+             "The same evaluation with the photos shared before the adversary judges them (the "
+             "originals too). Inversion Acc: on the images it got right before editing and sharing; "
+             "lower is better. Entropy: of its belief on the obfuscated attribute, higher is better.", ""]
+    header = ["Channel", "Adversary accuracy, originals (%)", "Inversion Acc (%)", "Entropy originals (bits)",
+              "Entropy obfuscated (bits)"]
+    rows = [["none (as written)", _pct(metric_at(mean, "adversary", "accuracy")),
+             _pct(metric_at(mean, "inversion", "label_free", "correct", "acc")),
+             _num(metric_at(mean, "obfuscation", "all", "entropy", "real")),
+             _num(metric_at(mean, "obfuscation", "all", "entropy", "ours"))]]
+    for c in channels:
+        rows.append([f"{c}: {CHANNELS[c].description}" if c in CHANNELS else c,
+                     _pct(metric_at(mean, "reshare", c, "real_accuracy")),
+                     _pct(metric_at(mean, "reshare", c, "inversion", "correct", "acc")),
+                     _num(metric_at(mean, "reshare", c, "entropy", "real")),
+                     _num(metric_at(mean, "reshare", c, "entropy", "ours"))])
+    return lines + _table(header, rows)
+
+
 def adversary_section(m: dict[str, Any]) -> list[str]:
     return ["## The adversary and the editor on unedited images", ""] + _adversary_table(m)
 

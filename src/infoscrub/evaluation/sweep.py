@@ -41,6 +41,7 @@ class SweepRequest:
     seed: int = 0
     evaluate: bool = True
     device: str = "auto"
+    channels: tuple[str, ...] = ()  # sharing channels: privacy after each, beside the unshared
 
 
 def parse_spec(text: str) -> tuple[str, list[str]]:
@@ -118,6 +119,8 @@ def render_table(name: str, runs: list[dict[str, Any]], note: str) -> str:
              "|" + "---|" * (len(runs) + 1),
              "| privacy (lower is better) | " + " | ".join(_fmt(r.get("privacy")) for r in runs) + " |",
              "| utility (higher is better) | " + " | ".join(_fmt(r.get("utility")) for r in runs) + " |",
+             *[f"| privacy after {c} | " + " | ".join(_fmt((r.get("privacy_shared") or {}).get(c)) for r in runs) + " |"
+               for c in dict.fromkeys(c for r in runs for c in (r.get("privacy_shared") or {}))],
              "", note, "",
              "Paper Table 3 (eps_s grows left to right; its values were lost in the text extraction): "
              "privacy " + "/".join(f"{r['privacy']:.3f}" for r in PAPER_TABLE_3)
@@ -166,9 +169,9 @@ def run_sweep(request: SweepRequest) -> dict[str, Any]:
             if where not in images:
                 images[where] = load_image_set(eval_data, request.split, editor.image_size, editor.alignment)
             metrics = evaluate_inversion(editor, attacker, images[where], list(editor.attributes),
-                                         request.per_attribute, request.seed)
+                                         request.per_attribute, request.seed, channels=request.channels)
             run.update(privacy=metrics.get("privacy"), utility=metrics.get("utility"),
-                       privacy_all=metrics.get("privacy_all"))
+                       privacy_all=metrics.get("privacy_all"), privacy_shared=metrics.get("privacy_shared", {}))
             (run_dir / "inversion_metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
             print(f"{name}={value}: privacy {_fmt(run['privacy'])}  utility {_fmt(run['utility'])}", flush=True)
         results["runs"].append(run)

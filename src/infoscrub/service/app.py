@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import NotAPhoto, PhotoTooLarge, decode_photo, encode_photo
 from infoscrub.scrubber import MODES, Scrubber
+from infoscrub.targeting import Target
 
 log = logging.getLogger("infoscrub.service")
 
@@ -367,8 +368,12 @@ def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
     response = str(form.get("response") or "json")
     if response not in ("json", "image"):
         raise ServiceError(400, "'response' must be 'json' or 'image'")
+    target = None
+    if str(form.get("target") or "").lower() in ("1", "true", "on", "yes"):  # strength chosen per face
+        after = str(form.get("target_after") or "").strip() or None
+        target = Target(after=after)
     return {"photo": upload.file, "attributes": attributes,
-            "mode": str(form.get("mode") or "invert"), "strength": strength,
+            "mode": str(form.get("mode") or "invert"), "strength": strength, "target": target,
             "faces": str(form.get("faces") or "").strip() or None, "response": response}
 
 
@@ -388,7 +393,7 @@ def scrub_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, An
     try:
         edited, report = scrubber.scrub_photo(
             photo, fields["attributes"], mode=fields["mode"], strength=fields["strength"],
-            faces=fields["faces"])
+            faces=fields["faces"], target=fields["target"])
     except InfoscrubError as exc:
         raise ServiceError(400, str(exc)) from None
     if report["faces_found"] == 0:

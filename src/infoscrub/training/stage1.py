@@ -22,6 +22,7 @@ from infoscrub.losses import (
 )
 from infoscrub.losses.attribute import VARIANTS, heads_for
 from infoscrub.models import Discriminator, DiscriminatorConfig, GeneratorConfig, UNetEditor, count_parameters
+from infoscrub.sharing import Channel, reshare_channel, resolve_channels, straight_through
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.ema import ema_beta, update_ema
@@ -50,6 +51,11 @@ class Stage1Config:
     restart_d_steps: int = 50  # compact-state restarts: discriminator-only steps before G moves
     ema_half_life_images: int = 10_000  # G_ema forgets half its memory every this many images
     ema_rampup: float = 0.05  # ... or every ema_rampup * images seen, if shorter (early training)
+    # Sharing channels (infoscrub.sharing) the generator's attribute loss sees its edits
+    # through, one per step in turn, with a straight-through gradient: edits that survive
+    # re-encoding and downscaling. Off by default; the channels run on the CPU (a host sync
+    # per step), so a GPU round decides whether they pay.
+    reshare: list[str] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
@@ -92,6 +98,7 @@ class Stage1Task:
         if cfg.variant not in VARIANTS:
             raise ValueError(f"unknown variant {cfg.variant!r}")
         self.cfg, self.ctx = cfg, ctx
+        resolve_channels(list(cfg.reshare))  # an unknown channel fails now, not at the first step
         n = len(ctx.attributes)
         self.G = ctx.prepare(UNetEditor(n, cfg.generator))
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -144,17 +151,20 @@ class Stage1Task:
                 "d_cls_fake": attribute_loss_d_fake(cls_fake, labels, mask, self.cfg.variant)}
 
     def g_losses(self, x: torch.Tensor, x_rec: torch.Tensor, x_fake: torch.Tensor, code: torch.Tensor,
-                 labels: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+                 labels: torch.Tensor, mask: torch.Tensor, channel: Channel | None = None) -> dict[str, torch.Tensor]:
         w = self.cfg.loss
         logits, cls = self.D_run(pair(x_fake, x_rec))
         fake_logits = logits[: len(x)]
         cls_fake, cls_rec = cls.chunk(2)
+        cls_judged = cls_fake
+        if channel is not None:  # the attribute heads judge the edit as it is after sharing
+            _, cls_judged = self.D_run(straight_through(channel, x_fake))
         feats_fake, code_fake = self.encode(x_fake)
         x_cycle = self.decode(x_fake, feats_fake, edit_code(code_fake, 1.0 - labels, mask))
         return {
             "g_rec": reconstruction_loss(x, x_rec),
             "g_code": code_loss(code, labels),
-            "g_bi": attribute_loss_g(cls_fake, labels, mask, self.cfg.variant),
+            "g_bi": attribute_loss_g(cls_judged, labels, mask, self.cfg.variant),
             "g_adv": hinge_g_loss(fake_logits),
             "g_cont": content_hinge_loss(x_fake, x, w.eps_cont),
             "g_cycle": reconstruction_loss(x, x_cycle),
@@ -198,7 +208,7 @@ class Stage1Task:
 
         self.D.requires_grad_(False)
         with self.ctx.autocast():
-            g_parts = self.g_losses(x, x_rec, x_fake, code, labels, mask)
+            g_parts = self.g_losses(x, x_rec, x_fake, code, labels, mask, reshare_channel(cfg.reshare, step))
             g_loss = self.g_total(g_parts)
         self._step(self.opt_g, self.G, g_loss)
         self.D.requires_grad_(True)

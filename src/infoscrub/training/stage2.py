@@ -34,6 +34,7 @@ from infoscrub.models import (
     mix,
 )
 from infoscrub.storage.checkpoints import load_checkpoint, load_module_state
+from infoscrub.sharing import reshare_channel, resolve_channels, straight_through
 from infoscrub.training.config import DataConfig, OptimConfig, RunConfig
 from infoscrub.training.distributed import average_gradients
 from infoscrub.training.loop import TrainContext, adam_schedule, fit, make_adam, prepare_training
@@ -55,6 +56,7 @@ class Stage2Config:
     stage1_checkpoint: str = ""  # the Stage I run's checkpoint.pt (kind 'stage1')
     target: float = 0.5  # p the attribute heads should give obfuscated attributes (0.5 = 1 bit)
     extra_flip_prob: float = 0.1  # besides one random attribute, each other is obfuscated with p
+    reshare: list[str] = field(default_factory=list)  # as Stage I's: the entropy loss judges x_obf shared
     mixer: MixerConfig = field(default_factory=MixerConfig)
     loss: Stage2LossConfig = field(default_factory=Stage2LossConfig)
     data: DataConfig = field(default_factory=DataConfig)  # attributes: the Stage I checkpoint's
@@ -118,6 +120,7 @@ class Stage2Task:
         if cfg.variant not in VARIANTS or cfg.generator is None or cfg.discriminator is None:
             raise ValueError("Stage2Task needs a config completed by load_stage1()")
         self.cfg, self.ctx = cfg, ctx
+        resolve_channels(list(cfg.reshare))  # an unknown channel fails now, not at the first step
         n = len(ctx.attributes)
         G = UNetEditor(n, cfg.generator)
         D = Discriminator(n, heads_for(cfg.variant), ctx.image_size, cfg.discriminator)
@@ -162,6 +165,9 @@ class Stage2Task:
             _, alpha, x_obf = self.obfuscate(x, labels, mask)
             realism, cls = self.D_run(x_obf)
             adv = hinge_g_loss(realism)
+            channel = reshare_channel(cfg.reshare, step)
+            if channel is not None:  # obfuscated as it is after sharing (straight-through)
+                _, cls = self.D_run(straight_through(channel, x_obf))
             entropy = max_entropy_loss(cls, labels, mask, cfg.target)
             loss = w.adv * adv + w.entropy * entropy
         self.opt.zero_grad(set_to_none=True)

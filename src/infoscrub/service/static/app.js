@@ -41,6 +41,19 @@ function renderReport(report) {
     const title = document.createElement("h3");
     title.textContent = `Face ${face.index}` + (face.edited ? "" : " (not edited)");
     section.append(title);
+    if (face.target) {
+      const goal = document.createElement("p");
+      goal.textContent = `Strength ${face.strength.toFixed(2)}: ` +
+        (face.target.reached ? "goal reached" : "goal NOT reached") + ` (${face.target.goal}).`;
+      section.append(goal);
+    }
+    if (face.attacker_after_sharing) {
+      const shared = document.createElement("p");
+      shared.textContent = "After sharing: " + Object.entries(face.attacker_after_sharing).map(
+        ([channel, ps]) => `${channel}: ` + Object.entries(ps).map(([a, p]) => `${a} ${p.toFixed(2)}`).join(", ")
+      ).join("; ") + ".";
+      section.append(shared);
+    }
     if (!face.attacker) continue;
     const table = document.createElement("table");
     const head = document.createElement("tr");
@@ -82,6 +95,10 @@ form.addEventListener("submit", async (event) => {
   body.append("attributes", chosen.join(","));
   body.append("mode", form.querySelector("input[name=mode]:checked").value);
   body.append("strength", strength.value);
+  if (document.getElementById("target").checked) {
+    body.append("target", "1");
+    body.append("target_after", "jpeg75");
+  }
   setStatus("Scrubbing…");
   document.getElementById("submit").disabled = true;
   try {
