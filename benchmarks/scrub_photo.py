@@ -1,25 +1,32 @@
-"""Time one 12-megapixel JPEG with one face through the whole pipeline, stage by stage.
+"""Time photos through the whole pipeline, stage by stage, against earlier code in one run.
 
-    .venv/bin/python benchmarks/scrub_photo.py [--repeats 5] [--mode invert]
+    .venv/bin/python benchmarks/scrub_photo.py [--size 12mp|1mp] [--repeats 5] [--baseline REV ...]
 
-The photo is skimage's astronaut (public domain) upscaled to 3000x3000 and set in a
-4000x3000 frame. Target: under 1 s end to end on a 2-core CPU. Prints the median of each
-stage over the repeats (after one warm-up run).
+12mp: skimage's astronaut (public domain) upscaled to 3000x3000 in a 4000x3000 frame; 1mp:
+the astronaut at 1000x1000 (the service benchmark's photo). Stages: decode, detect, align,
+model, paste, report (the attacker before/after and after sharing), encode, and response
+(the JSON + base64 body the service builds for a page). Prints the median of each stage
+over the repeats (after one warm-up run) for this tree and for each ``--baseline``
+revision (run in a subprocess importing that revision's code), and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import io
+import json
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import cv2
 from PIL import Image
 
-STAGES = ("decode", "detect", "align", "model", "paste", "report", "encode")
-# "report" is the attacker judging each face before and after (the privacy report);
-# "total CPU" is process CPU time: on a shared, busy machine wall time overstates the cost.
+HERE = Path(__file__).resolve().parent
+STAGES = ("decode", "detect", "align", "model", "paste", "report", "encode", "response")
 
 
 def full_size_scrubber(device: str = "cpu"):
@@ -40,26 +47,59 @@ def full_size_scrubber(device: str = "cpu"):
     names = list(DEFAULT_ATTRIBUTES)
     editor = Editor(UNetEditor(len(names), GeneratorConfig()), names, "celebahq", 128,
                     mixer=ObfuscationMixer(len(names), MixerConfig()), device=device)
-    attacker = Attacker(build_adversary(len(names), AdversaryConfig()), names, 128, device)
+    # the report attacker ships at width 32 (rounds/round.py)
+    attacker = Attacker(build_adversary(len(names), AdversaryConfig(width=32)), names, 128, device)
     return Scrubber(editor, attacker, device=device), "random weights, production sizes"
 
 
-def twelve_megapixel_jpeg() -> bytes:
+def test_photo(size: str) -> bytes:
     from skimage import data
 
-    face = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
-    frame = cv2.copyMakeBorder(face, 0, 0, 500, 500, cv2.BORDER_REFLECT)
+    if size == "1mp":
+        image = cv2.resize(data.astronaut(), (1000, 1000), interpolation=cv2.INTER_CUBIC)
+        quality = 90
+    else:
+        face = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
+        image = cv2.copyMakeBorder(face, 0, 0, 500, 500, cv2.BORDER_REFLECT)
+        quality = 92
     buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="JPEG", quality=92)
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def measure(size: str, repeats: int, mode: str) -> dict[str, float]:
+    from infoscrub.photo_io import decode_photo, encode_photo
+
+    data = test_photo(size)
+    scrubber, _ = full_size_scrubber()
+    runs: list[dict[str, float]] = []
+    for attempt in range(repeats + 1):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        photo = decode_photo(data)
+        decoded = time.perf_counter()
+        edited, report = scrubber.scrub_photo(photo, ["Male", "Young"], mode=mode)
+        scrubbed = time.perf_counter()
+        out = encode_photo(edited)
+        encoded = time.perf_counter()
+        json.dumps({"image": base64.b64encode(out).decode("ascii"), "report": report})
+        done = time.perf_counter()
+        assert report["faces_found"] == 1, report["faces_found"]
+        times = {"decode": decoded - start, **report["timings_s"], "encode": encoded - scrubbed,
+                 "response": done - encoded, "total": done - start, "total CPU": time.process_time() - cpu_start}
+        if attempt:  # the first run warms up caches and lazy initialisation
+            runs.append(times)
+    return {stage: statistics.median(r.get(stage, 0.0) for r in runs) for stage in (*STAGES, "total", "total CPU")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=["12mp", "1mp"], default="12mp")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mode", choices=["invert", "obfuscate"], default="invert")
-    parser.add_argument("--threads", type=int, help="torch and OpenCV threads (default: "
-                        "theirs); 1 is faster on a CPU that other processes keep busy")
+    parser.add_argument("--baseline", action="append", default=[], metavar="REV",
+                        help="also time this git revision's code (repeatable)")
+    parser.add_argument("--threads", type=int, help="torch and OpenCV threads (default: theirs)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # internal: a baseline run
     args = parser.parse_args()
 
     import torch
@@ -67,33 +107,29 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
+    if args.json:
+        print(json.dumps(measure(args.size, args.repeats, args.mode)))
+        return
+    sys.path.insert(0, str(HERE))
+    from baseline import baseline_env, checkout
 
-    from infoscrub.photo_io import decode_photo, encode_photo
-
-    data = twelve_megapixel_jpeg()
-    scrubber, source = full_size_scrubber()
-    print(f"photo: 4000x3000 JPEG, {len(data) / 1e6:.1f} MB; models: {source}; "
-          f"torch threads: {torch.get_num_threads()}")
-    runs: list[dict[str, float]] = []
-    for attempt in range(args.repeats + 1):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        photo = decode_photo(data)
-        decoded = time.perf_counter()
-        edited, report = scrubber.scrub_photo(photo, ["Male", "Young"], mode=args.mode)
-        scrubbed = time.perf_counter()
-        out = encode_photo(edited)
-        done = time.perf_counter()
-        assert report["faces_found"] == 1, report["faces_found"]
-        times = {"decode": decoded - start, **report["timings_s"], "encode": done - scrubbed,
-                 "total": done - start, "total CPU": time.process_time() - cpu_start}
-        if attempt:  # the first run warms up caches and lazy initialisation
-            runs.append(times)
-    print(f"{'stage':<8} {'median s':>9}")
+    columns = {"this tree": measure(args.size, args.repeats, args.mode)}
+    for rev in args.baseline:
+        command = [sys.executable, __file__, "--json", "--size", args.size, "--repeats", str(args.repeats),
+                   "--mode", args.mode] + (["--threads", str(args.threads)] if args.threads else [])
+        result = subprocess.run(command, env=baseline_env(checkout(rev)), capture_output=True, text=True,
+                                check=True)
+        columns[rev] = json.loads(result.stdout.strip().splitlines()[-1])
+    _, source = full_size_scrubber()
+    print(f"photo: {args.size}, {len(test_photo(args.size)) / 1e6:.1f} MB JPEG; models: {source}; "
+          f"torch threads: {torch.get_num_threads()}; median seconds over {args.repeats} runs")
+    names = list(columns)
+    print(f"{'stage':<10}" + "".join(f"{n:>14}" for n in names))
     for stage in (*STAGES, "total", "total CPU"):
-        print(f"{stage:<8} {statistics.median(r[stage] for r in runs):9.3f}")
-    total = statistics.median(r["total"] for r in runs)
-    print(f"end to end: {total:.3f} s ({'meets' if total < 1.0 else 'misses'} the 1 s target); "
-          f"output {len(out) / 1e6:.1f} MB")
+        print(f"{stage:<10}" + "".join(f"{columns[n][stage]:>14.3f}" for n in names))
+    for rev in args.baseline:
+        print(f"this tree vs {rev}: {columns[rev]['total'] / columns['this tree']['total']:.2f}x faster end to end, "
+              f"{columns[rev]['total CPU'] / columns['this tree']['total CPU']:.2f}x less CPU")
 
 
 if __name__ == "__main__":

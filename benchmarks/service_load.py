@@ -4,7 +4,7 @@
 
 Starts the service (full-size models, as in scrub_photo.py) in a subprocess on a free port,
 sends the requests from a few client threads and prints throughput, latency percentiles and
-the error count. Target: >= 5 requests/s and no errors.
+the error count, for this tree and each --baseline revision in the same run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 
 def free_port() -> int:
@@ -43,6 +44,11 @@ def serve(port: int, threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
+    else:  # as `infoscrub serve` does
+        from infoscrub.service import app as service_app
+
+        if hasattr(service_app, "configure_threads"):  # older trees had no such setting
+            service_app.configure_threads(service_app.ServiceLimits().workers)
     scrubber, source = full_size_scrubber()
     print(f"server: models: {source}; torch threads {torch.get_num_threads()}", flush=True)
     uvicorn.run(create_app(scrubber), host="127.0.0.1", port=port, log_level="warning")
@@ -83,25 +89,27 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> 
     raise SystemExit("the server did not start in time")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--threads", type=int, help="server's torch/OpenCV threads")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: run server
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.threads)
-        return
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), in MB; None where /proc has no such line."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
+
+def load(requests: int, concurrency: int, threads: int | None, env: dict[str, str] | None = None) -> dict:
+    """Start a server (this tree's code, or a baseline's through ``env``), load it, stop it."""
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, __file__, "--serve", str(port)]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
-    process = subprocess.Popen(command)
+    if threads:
+        command += ["--threads", str(threads)]
+    process = subprocess.Popen(command, env=env)
     try:
         wait_until_up(url, process)
         photo = one_megapixel_jpeg()
@@ -116,28 +124,52 @@ def main() -> None:
         request(0)  # warm-up
         cpu_start = cpu_seconds(process.pid)
         start = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            results = list(pool.map(request, range(args.requests)))
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(request, range(requests)))
         elapsed = time.perf_counter() - start
         cpu_end = cpu_seconds(process.pid)
+        peak = peak_rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
     latencies = sorted(r[0] for r in results)
-    errors = sum(1 for r in results if r[1] != 200)
-    rate = len(results) / elapsed
-    print(f"{len(results)} requests of a 1000x1000 JPEG ({len(photo) / 1e3:.0f} kB), "
-          f"{args.concurrency} at a time: {rate:.2f} requests/s, errors {errors}")
-    print(f"latency s: median {statistics.median(latencies):.3f}, "
-          f"p90 {latencies[int(0.9 * (len(latencies) - 1))]:.3f}, max {latencies[-1]:.3f}")
-    if cpu_start is not None and cpu_end is not None:
-        per_request = (cpu_end - cpu_start) / len(results)
-        cores = os.cpu_count() or 1
-        print(f"server CPU per request: {per_request:.3f} s; CPU-bound ceiling on {cores} idle "
-              f"core(s): {cores / per_request:.2f} requests/s (wall-clock numbers above "
-              f"suffer when other processes share the CPU)")
-    verdict = "met" if rate >= 5 and not errors else "missed"
-    print(f"target >= 5 requests/s with no errors: {verdict}")
+    return {"rate": len(results) / elapsed, "errors": sum(1 for r in results if r[1] != 200),
+            "median": statistics.median(latencies), "p90": latencies[int(0.9 * (len(latencies) - 1))],
+            "max": latencies[-1], "photo_kb": len(photo) / 1e3, "peak_mb": peak,
+            "cpu": None if cpu_start is None or cpu_end is None else (cpu_end - cpu_start) / len(results)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--threads", type=int, help="server's torch/OpenCV threads")
+    parser.add_argument("--baseline", action="append", default=[], metavar="REV",
+                        help="also load a server running this git revision's code (repeatable)")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: run server
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.threads)
+        return
+    from baseline import baseline_env, checkout
+
+    columns = {"this tree": load(args.requests, args.concurrency, args.threads)}
+    for rev in args.baseline:
+        columns[rev] = load(args.requests, args.concurrency, args.threads, baseline_env(checkout(rev)))
+    first = columns["this tree"]
+    print(f"{args.requests} requests of a 1000x1000 JPEG ({first['photo_kb']:.0f} kB), {args.concurrency} at a time")
+    print(f"{'':<22}" + "".join(f"{n:>14}" for n in columns))
+    for key, label, fmt in (("rate", "requests/s", "{:.2f}"), ("errors", "errors", "{:d}"),
+                            ("median", "latency median s", "{:.3f}"), ("p90", "latency p90 s", "{:.3f}"),
+                            ("cpu", "server CPU/request s", "{:.3f}"), ("peak_mb", "server peak RSS MB", "{:.0f}")):
+        print(f"{label:<22}" + "".join(f"{(fmt.format(c[key]) if c[key] is not None else 'n/a'):>14}"
+                                       for c in columns.values()))
+    for rev in args.baseline:
+        print(f"this tree vs {rev}: {first['rate'] / columns[rev]['rate']:.2f}x the requests/s")
+    cores = os.cpu_count() or 1
+    if first["cpu"]:
+        print(f"CPU-bound ceiling on {cores} idle core(s): {cores / first['cpu']:.2f} requests/s "
+              f"(wall-clock numbers suffer when other processes share the CPU)")
 
 
 if __name__ == "__main__":

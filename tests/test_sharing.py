@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from infoscrub.errors import InfoscrubError
-from infoscrub.sharing import CHANNELS, resolve_channels, share_photo, straight_through
+from infoscrub.sharing import CHANNELS, resolve_channels, share_region, straight_through
 from infoscrub.targeting import GRID, SAFETY, Target, choose_strength
 
 RNG = np.random.default_rng(0)
@@ -65,16 +65,25 @@ def test_gradients_flow_straight_through():
     assert torch.allclose(x.grad, torch.full_like(x, 3.0))  # the backward pass the identity
 
 
-def test_photo_channels():
-    rgb = (RNG.random((1500, 2000, 3)) * 255).astype(np.uint8)
-    small, scale = share_photo(rgb, "resize1080")
-    assert small.shape == (810, 1080, 3) and scale == pytest.approx(0.54)
-    assert share_photo(rgb[:500, :600], "resize1080")[1] == 1.0  # never upscaled
+def test_photo_channels_on_a_region_are_the_whole_photos_there():
+    import cv2
+
+    rgb = np.ascontiguousarray(cv2.resize((RNG.random((150, 200, 3)) * 255).astype(np.uint8), (2000, 1500)))
+    # downscale to 1080 on the long side: the region's pixels are those of the whole resize
+    pixels, to_shared = share_region(rgb, "resize1080", (400, 300, 800, 700))
+    whole = cv2.resize(rgb, (1080, 810), interpolation=cv2.INTER_AREA)
+    assert to_shared[0, 0] == pytest.approx(0.54)
+    x0, y0 = (np.linalg.inv(to_shared) @ [0, 0, 1])[:2]  # the region's origin in the photo
+    r0, c0 = round(0.54 * y0) + 2, round(0.54 * x0) + 2
+    inner = pixels[2:-2, 2:-2].astype(int)
+    assert np.abs(inner - whole[r0:r0 + inner.shape[0], c0:c0 + inner.shape[1]]).mean() < 3
+    assert share_region(rgb[:500, :600], "resize1080", (0, 0, 100, 100))[1][0, 0] == 1.0  # never upscaled
     # a region re-encoded on the JPEG grid is what the whole photo's encode gives there
-    whole, _ = share_photo(rgb[:256, :256], "jpeg75")
-    part, _ = share_photo(rgb[:256, :256], "jpeg75", [(64, 64, 192, 192)])
-    assert np.abs(part[80:176, 80:176].astype(int) - whole[80:176, 80:176]).mean() < 0.5
-    assert np.array_equal(part[:64], rgb[:64, :256])  # outside the regions nothing changes
+    small = rgb[:256, :256]
+    whole_jpeg = CHANNELS["jpeg75"].apply(torch.from_numpy(small).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    part, shift = share_region(small, "jpeg75", (64, 64, 192, 192))
+    assert shift[0, 2] == -64 and part.shape == (128, 128, 3)
+    assert np.abs(part[16:112, 16:112].astype(int) - whole_jpeg[80:176, 80:176]).mean() < 0.5
 
 
 # ---------------------------------------------------------------- strength per face

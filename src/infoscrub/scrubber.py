@@ -28,7 +28,7 @@ from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
 from infoscrub.faces.paste import DEFAULT_FEATHER, feather_mask, paste_changes
 from infoscrub.photo_io import Photo
-from infoscrub.sharing import CHANNELS, PHOTO_CHANNELS, share_photo
+from infoscrub.sharing import CHANNELS, PHOTO_CHANNELS, share_region
 from infoscrub.targeting import Choice, Target, choose_strength
 
 if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
@@ -54,9 +54,9 @@ def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
 class Scrubber:
     """Edits faces in photos with one loaded ``Editor`` and reports with an ``Attacker``.
 
-    Thread-safe: every call keeps its own state; the detector serialises its OpenCV nets
-    with its own lock, and the models are pure forward passes under inference mode (no
-    state is written), so concurrent requests run them side by side on separate cores."""
+    Thread-safe: every call keeps its own state; each thread has its own detector, and the
+    models are pure forward passes under inference mode (no state is written), so
+    concurrent requests run side by side on separate cores."""
 
     def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
                  feather: float = DEFAULT_FEATHER, detector: Any | None = None):
@@ -64,7 +64,7 @@ class Scrubber:
         self.attacker = attacker
         self.device = device
         self.feather = feather
-        self.detector = detector  # None: the shared MTCNN
+        self.detector = detector  # None: the MTCNN of the calling thread
 
     @classmethod
     def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
@@ -178,10 +178,7 @@ class Scrubber:
         timings["paste"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        # "after" is judged on the face as it is in the output photo, seams and rounding in
-        after = self._judge([self._crop(result.rgb, m, size) for m in matrices]) \
-            if selected else before
-        shared = self._judge_shared(result.rgb, matrices, size) if self.attacker is not None and found else {}
+        after, shared = self._judge_output(result.rgb, matrices, size, before if not selected else None)
         timings["report"] += time.perf_counter() - clock
 
         faces_report = [face_report(i, face, i in selected, chosen, before, after, shared)
@@ -245,18 +242,29 @@ class Scrubber:
         names = list(self.attacker.attributes)
         return [{n: float(p) for n, p in zip(names, row)} for row in self._probs(crops)]
 
-    def _judge_shared(self, rgb: np.ndarray, matrices: list[np.ndarray], size: int
-                      ) -> dict[str, list[dict[str, float]]]:
-        """The attacker's beliefs on each face after the photo is shared the two most common
-        ways (JPEG 75; downscaled to 1080 px on the long side): does the protection survive
-        the upload?"""
+    def _judge_output(self, rgb: np.ndarray, matrices: list[np.ndarray], size: int,
+                      unchanged: list[dict[str, float]] | None
+                      ) -> tuple[list[dict[str, float]] | None, dict[str, list[dict[str, float]]]]:
+        """(after, after sharing): the attacker's beliefs on each face as it is in the output
+        photo (seams and rounding in; ``unchanged`` when nothing was edited), and after the
+        photo is shared the two most common ways (JPEG 75; downscaled to 1080 px on the long
+        side): does the protection survive the upload? One batched attacker call."""
+        if self.attacker is None or not matrices:
+            return unchanged, {}
+        groups: dict[str, list[np.ndarray]] = {}
+        if unchanged is None:
+            groups["after"] = [self._crop(rgb, m, size) for m in matrices]
         regions = [crop_footprint(m, size, rgb.shape) for m in matrices]
-        out = {}
         for channel in PHOTO_CHANNELS:
-            shared, scale = share_photo(rgb, channel, regions)
-            scaled = [scale_matrix(m, scale) for m in matrices]
-            out[channel] = self._judge([self._crop(shared, m, size) for m in scaled])
-        return out
+            groups[channel] = []
+            for matrix, region in zip(matrices, regions):
+                pixels, to_shared = share_region(rgb, channel, region)
+                to_crop = np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_shared)
+                groups[channel].append(self._crop(pixels, to_crop[:2], size))
+        rows = self._judge([crop for crops in groups.values() for crop in crops])
+        judged = {name: rows[k * len(matrices):(k + 1) * len(matrices)] for k, name in enumerate(groups)}
+        after = judged.pop("after", unchanged)
+        return after, judged
 
 
 # ---------------------------------------------------------------------- helpers
@@ -319,15 +327,6 @@ def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, ...]) -> tup
     x0, y0 = np.floor(points.min(0)).astype(int) - 16
     x1, y1 = np.ceil(points.max(0)).astype(int) + 16
     return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
-
-
-def scale_matrix(matrix: np.ndarray, scale: float) -> np.ndarray:
-    """The crop matrix of a photo whose coordinates were multiplied by ``scale``."""
-    if scale == 1.0:
-        return matrix
-    out = matrix.astype(np.float64).copy()
-    out[:, :2] /= scale
-    return out
 
 
 def whole_image_face(photo: Photo) -> Face:

@@ -136,31 +136,31 @@ PHOTO_CHANNELS = ("jpeg75", "resize1080")
 LONG_SIDE = 1080
 
 
-def share_photo(rgb, channel: str, regions: list[tuple[int, int, int, int]] | None = None):
-    """(shared RGB uint8 array, scale of its coordinates). ``jpeg75`` re-encodes only the
-    given (x0, y0, x1, y1) regions when there are any: cut on the 16-pixel grid of JPEG's
-    4:2:0 blocks, each region is encoded exactly as it is inside the whole photo, at a
-    fraction of the cost of a 12-megapixel encode."""
+def share_region(rgb, channel: str, region: tuple[int, int, int, int]):
+    """(the pixels of ``region`` (x0, y0, x1, y1) as the photo shared through ``channel``
+    shows them, the 3x3 map from photo coordinates to those pixels). Only the region is
+    processed, which is what the face crops need and a fraction of a 12-megapixel photo:
+    ``jpeg75`` re-encodes it cut on the 16-pixel grid of JPEG's 4:2:0 blocks (the same
+    blocks as in the whole photo), ``resize1080`` downscales it by the factor that brings
+    the photo's long side to 1080 px (area averaging is local)."""
     import cv2
     import numpy as np
 
     if rgb.dtype != np.uint8:  # platforms serve 8 bits
         rgb = (rgb >> 8).astype(np.uint8)
+    height, width = rgb.shape[:2]
+    x0, y0, x1, y1 = region
+    x0, y0 = max(0, x0 // 16 * 16), max(0, y0 // 16 * 16)
+    x1, y1 = min(width, max(x1, x0 + 1)), min(height, max(y1, y0 + 1))
+    part = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+    if channel == "jpeg75":
+        tensor = torch.from_numpy(part).permute(2, 0, 1)[None]
+        return CHANNELS["jpeg75"].apply(tensor)[0].permute(1, 2, 0).numpy(), shift
     if channel == "resize1080":
-        height, width = rgb.shape[:2]
         scale = min(1.0, LONG_SIDE / max(height, width))
         if scale == 1.0:
-            return rgb, 1.0
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
-    if channel != "jpeg75":
-        raise ValueError(f"unknown photo channel {channel!r}")
-    out = rgb.copy()
-    for x0, y0, x1, y1 in regions or [(0, 0, rgb.shape[1], rgb.shape[0])]:
-        x0, y0 = max(0, x0 // 16 * 16), max(0, y0 // 16 * 16)
-        x1, y1 = min(rgb.shape[1], x1), min(rgb.shape[0], y1)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        part = torch.from_numpy(np.ascontiguousarray(rgb[y0:y1, x0:x1])).permute(2, 0, 1)[None]
-        out[y0:y1, x0:x1] = CHANNELS["jpeg75"].apply(part)[0].permute(1, 2, 0).numpy()
-    return out, 1.0
+            return part, shift
+        size = (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale)))
+        return cv2.resize(part, size, interpolation=cv2.INTER_AREA), np.diag([scale, scale, 1.0]) @ shift
+    raise ValueError(f"unknown photo channel {channel!r}")

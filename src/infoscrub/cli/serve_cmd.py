@@ -48,7 +48,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from infoscrub.errors import InfoscrubError
     from infoscrub.scrubber import Scrubber
-    from infoscrub.service.app import LOOPBACK_HOSTS, ServiceLimits, create_app
+    from infoscrub.service.app import LOOPBACK_HOSTS, ServiceLimits, configure_threads, create_app
 
     if not 0 < args.port < 65536:
         raise InfoscrubError(f"--port must be 1-65535, not {args.port}")
@@ -61,6 +61,7 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = ServiceLimits(max_upload_bytes=int(args.max_upload_mb * 2**20),
                            max_pixels=int(args.max_megapixels * 1e6),
                            body_idle_timeout_s=args.body_timeout)
+    configure_threads(limits.workers)
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
     hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
     app = create_app(scrubber, limits, allowed_hosts=hosts)
