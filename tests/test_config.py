@@ -57,3 +57,9 @@ def test_attribute_resolution():
         resolve_attributes("Male,male")
     with pytest.raises(InfoscrubError):
         resolve_attributes("")
+
+
+def test_every_attribute_has_a_plain_language_phrase():
+    from infoscrub.attributes import CELEBA_ATTRIBUTES, PHRASES
+
+    assert set(PHRASES) == set(CELEBA_ATTRIBUTES)

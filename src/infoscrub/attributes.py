@@ -20,6 +20,26 @@ CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
 )
 
+# How the privacy report says it in plain language: "an attacker who was 94% sure this
+# person wears glasses is now 51% sure".
+PHRASES: dict[str, str] = {
+    "5_o_Clock_Shadow": "has a five o'clock shadow", "Arched_Eyebrows": "has arched eyebrows",
+    "Attractive": "is attractive", "Bags_Under_Eyes": "has bags under the eyes", "Bald": "is bald",
+    "Bangs": "has bangs", "Big_Lips": "has big lips", "Big_Nose": "has a big nose",
+    "Black_Hair": "has black hair", "Blond_Hair": "has blond hair", "Blurry": "is blurry",
+    "Brown_Hair": "has brown hair", "Bushy_Eyebrows": "has bushy eyebrows", "Chubby": "is chubby",
+    "Double_Chin": "has a double chin", "Eyeglasses": "wears glasses", "Goatee": "has a goatee",
+    "Gray_Hair": "has grey hair", "Heavy_Makeup": "wears heavy makeup",
+    "High_Cheekbones": "has high cheekbones", "Male": "is a man", "Mouth_Slightly_Open": "has the mouth open",
+    "Mustache": "has a moustache", "Narrow_Eyes": "has narrow eyes", "No_Beard": "has no beard",
+    "Oval_Face": "has an oval face", "Pale_Skin": "has pale skin", "Pointy_Nose": "has a pointy nose",
+    "Receding_Hairline": "has a receding hairline", "Rosy_Cheeks": "has rosy cheeks",
+    "Sideburns": "has sideburns", "Smiling": "is smiling", "Straight_Hair": "has straight hair",
+    "Wavy_Hair": "has wavy hair", "Wearing_Earrings": "wears earrings", "Wearing_Hat": "wears a hat",
+    "Wearing_Lipstick": "wears lipstick", "Wearing_Necklace": "wears a necklace",
+    "Wearing_Necktie": "wears a necktie", "Young": "is young",
+}
+
 # SPEC section 4: the ten attributes of the paper's tables.
 DEFAULT_ATTRIBUTES: tuple[str, ...] = (
     "Blond_Hair", "Eyeglasses", "Heavy_Makeup", "Male", "No_Beard",

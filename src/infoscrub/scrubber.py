@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from infoscrub.attributes import resolve_attributes
+from infoscrub.attributes import PHRASES, resolve_attributes
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: for the service)
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.metrics import entropy_bits
@@ -195,6 +195,9 @@ class Scrubber:
             "target": None if target is None else {"goal": target.describe(mode), **asdict(target)},
             "sharing_channels": list(shared),
             "faces": faces_report,
+            # plain language for every attribute the report mentions ("wears glasses")
+            "phrases": {a: PHRASES[a] for a in (self.attacker.attributes if self.attacker else chosen)
+                        if a in PHRASES},
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
         }
         return result, report

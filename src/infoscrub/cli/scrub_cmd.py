@@ -52,7 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     scrub.add_argument("--aligned", action="store_true",
                        help="inputs are already aligned face crops in the model's convention "
                        "(no detection); folder in, folder out, same file names")
-    scrub.add_argument("--report", help="write the privacy report (JSON) here")
+    scrub.add_argument("--report", action="append", default=[], metavar="FILE",
+                       help="write the privacy report here: FILE.html is a self-contained page to look at "
+                       "(the photo with numbered faces and a before/after slider, the attacker's beliefs in "
+                       "plain language), any other name JSON; repeat it for both")
     scrub.add_argument("--force", action="store_true",
                        help="replace existing output files and report")
     scrub.add_argument("--copy-faceless", action="store_true",
@@ -128,8 +131,11 @@ def run_scrub(args: argparse.Namespace) -> int:
     target = target_from_args(args)
     strength = 1.0 if args.strength is None else args.strength
     jobs = plan_jobs(args.inputs, args.output)
-    if args.report and Path(args.report).exists() and not args.force:
-        raise InfoscrubError(f"{args.report} already exists; use --force to replace it")
+    for report_path in args.report:
+        if Path(report_path).exists() and not args.force:
+            raise InfoscrubError(f"{report_path} already exists; use --force to replace it")
+    html_wanted = any(is_html(r) for r in args.report)
+    previews: list[dict] = []
     if not args.force:
         existing = [j.destination for j in jobs if j.destination.exists()]
         if existing:
@@ -166,6 +172,12 @@ def run_scrub(args: argparse.Namespace) -> int:
                 entry["output"] = str(job.destination)
                 entry["status"], entry["message"] = outcome(report)
                 print(f"{job.source} -> {job.destination}: {entry['message']}")
+            if html_wanted:
+                from infoscrub.privacy_report import preview_data_url
+
+                previews.append({"title": job.source.name, "report": report, "status": entry["message"],
+                                 "before": preview_data_url(photo.rgb),
+                                 "after": preview_data_url(edited.rgb) if entry["output"] else None})
         except Exception as exc:  # a folder run goes on past any one photo
             if len(jobs) == 1 and isinstance(exc, InfoscrubError):
                 raise
@@ -174,13 +186,20 @@ def run_scrub(args: argparse.Namespace) -> int:
             if len(jobs) == 1:
                 raise InfoscrubError(f"{job.source}: {message}") from exc
             entry["status"] = f"error: {message}"
+            previews.append({"title": job.source.name, "report": None, "status": entry["status"],
+                             "before": None, "after": None})
             failures.append(str(job.source))
             print(f"infoscrub: {job.source}: {message}", file=sys.stderr)
         entries.append(entry)
 
-    if args.report:
-        text = json.dumps({"photos": entries}, indent=2) + "\n"
-        write_bytes_atomic(text.encode("utf-8"), args.report, force=args.force)
+    for report_path in args.report:
+        if is_html(report_path):
+            from infoscrub.privacy_report import render_html
+
+            text = render_html(previews)
+        else:
+            text = json.dumps({"photos": entries}, indent=2) + "\n"
+        write_bytes_atomic(text.encode("utf-8"), report_path, force=args.force)
     if failures:
         raise InfoscrubError(f"{len(failures)} of {len(jobs)} photos could not be scrubbed "
                              f"(first: {failures[0]})")
@@ -207,6 +226,10 @@ def target_from_args(args: argparse.Namespace):
     if args.target_after and args.target_after not in CHANNELS:
         raise InfoscrubError(f"unknown sharing channel {args.target_after!r}; choose from {', '.join(CHANNELS)}")
     return Target(margin=args.target_margin, tolerance=args.target_tolerance, after=args.target_after)
+
+
+def is_html(path: str) -> bool:
+    return Path(path).suffix.lower() in (".html", ".htm")
 
 
 def outcome(report: dict) -> tuple[str, str]:

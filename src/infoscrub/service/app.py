@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import NotAPhoto, PhotoTooLarge, decode_photo, encode_photo
+from infoscrub.privacy_report import report_assets_dir
 from infoscrub.scrubber import MODES, Scrubber
 from infoscrub.targeting import Target
 
@@ -273,6 +274,7 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
     app = FastAPI(title="infoscrub", version="1", docs_url=None, redoc_url=None)
     app.state.memory_budget = budget
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    app.mount("/report", StaticFiles(directory=report_assets_dir()), name="report")  # shared with report.html
     app.add_middleware(CatchAll)
     app.add_middleware(HostCheck, allowed_hosts={host_name(h) for h in allowed_hosts})
 

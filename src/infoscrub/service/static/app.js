@@ -26,58 +26,13 @@ async function loadAttributes() {
   });
 }
 
-function cell(row, text, tag = "td") {
-  row.append(Object.assign(document.createElement(tag), {textContent: text}));
-}
-
-function renderReport(report) {
-  const section = document.getElementById("report");
-  section.replaceChildren();
-  const summary = document.createElement("p");
-  summary.textContent = `${report.faces_found} face(s) found; mode ${report.mode}, ` +
-    `strength ${report.strength}; edited: ${report.attributes.join(", ")}.`;
-  section.append(summary);
-  for (const face of report.faces) {
-    const title = document.createElement("h3");
-    title.textContent = `Face ${face.index}` + (face.edited ? "" : " (not edited)");
-    section.append(title);
-    if (face.target) {
-      const goal = document.createElement("p");
-      goal.textContent = `Strength ${face.strength.toFixed(2)}: ` +
-        (face.target.reached ? "goal reached" : "goal NOT reached") + ` (${face.target.goal}).`;
-      section.append(goal);
-    }
-    if (face.attacker_after_sharing) {
-      const shared = document.createElement("p");
-      shared.textContent = "After sharing: " + Object.entries(face.attacker_after_sharing).map(
-        ([channel, ps]) => `${channel}: ` + Object.entries(ps).map(([a, p]) => `${a} ${p.toFixed(2)}`).join(", ")
-      ).join("; ") + ".";
-      section.append(shared);
-    }
-    if (!face.attacker) continue;
-    const table = document.createElement("table");
-    const head = document.createElement("tr");
-    ["attribute", "p before", "p after", "entropy before (bits)", "entropy after (bits)"]
-      .forEach((t) => cell(head, t, "th"));
-    table.append(head);
-    for (const [name, v] of Object.entries(face.attacker)) {
-      const row = document.createElement("tr");
-      if (face.attributes_edited.includes(name)) row.className = "edited";
-      [name, v.p_before.toFixed(3), v.p_after.toFixed(3),
-       v.entropy_before_bits.toFixed(3), v.entropy_after_bits.toFixed(3)].forEach((t) => cell(row, t));
-      table.append(row);
-    }
-    section.append(table);
-  }
-}
-
 strength.addEventListener("input", () => {
   document.getElementById("strength-value").textContent = Number(strength.value).toFixed(2);
 });
 
-document.getElementById("photo").addEventListener("change", (event) => {
-  const file = event.target.files[0];
-  if (file) document.getElementById("before").src = URL.createObjectURL(file);
+document.getElementById("photo").addEventListener("change", () => {
+  document.getElementById("result").hidden = true;  // a new photo: the old result goes
+  setStatus("");
 });
 
 form.addEventListener("submit", async (event) => {
@@ -103,17 +58,17 @@ form.addEventListener("submit", async (event) => {
   document.getElementById("submit").disabled = true;
   try {
     const reply = await fetch("/v1/scrub", {method: "POST", body});
-    const result = await reply.json();
-    if (!reply.ok) return setStatus(result.error || `failed (${reply.status})`, true);
-    const url = `data:${result.media_type};base64,${result.image}`;
-    document.getElementById("after").src = url;
-    const link = document.getElementById("download");
-    link.href = url;
-    link.hidden = false;
-    renderReport(result.report);
+    const result = await reply.json().catch(() => ({}));
+    if (reply.status === 503) return setStatus("The service is busy; try again in a moment.", true);
+    if (!reply.ok) return setStatus(result.error || `The request failed (HTTP ${reply.status}).`, true);
+    const afterUrl = `data:${result.media_type};base64,${result.image}`;
+    document.getElementById("download").href = afterUrl;
+    window.renderScrubReport(document.getElementById("report"), result.report,
+                             URL.createObjectURL(file), afterUrl);
+    document.getElementById("result").hidden = false;
     setStatus("Done.");
   } catch (error) {
-    setStatus(`Request failed: ${error}`, true);
+    setStatus(`The request failed: ${error}`, true);
   } finally {
     document.getElementById("submit").disabled = false;
   }
