@@ -14,7 +14,7 @@ LAYERS = {
     "data": 3, "models": 3, "losses": 3, "photo_io": 3, "sharing": 3,
     "training": 4, "inference": 4, "faces": 4, "targeting": 4,
     "evaluation": 5, "baselines": 5, "toy": 5,
-    "rounds": 6, "scrubber": 6, "privacy_report": 6,
+    "rounds": 6, "scrubber": 6, "privacy_report": 6, "photo_job": 7,
     "service": 7,
     "cli": 8,
 }

@@ -56,7 +56,8 @@ def test_a_folder_run_goes_on_past_bad_files_and_reports_them(tmp_path: Path, ca
     assert code == 2 and "1 of 3 photos could not be scrubbed" in err and "Traceback" not in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_face.png", "c_scan.tif"]
     entries = {Path(e["input"]).name: e for e in json.loads(report.read_text())["photos"]}
-    assert entries["b_broken.jpg"]["status"].startswith("error:") and entries["b_broken.jpg"]["output"] is None
+    assert entries["b_broken.jpg"]["status"] == "error" and "truncated" in entries["b_broken.jpg"]["message"]
+    assert entries["b_broken.jpg"]["output"] is None
     assert entries["a_face.png"]["status"] == "scrubbed" and entries["c_scan.tif"]["status"] == "scrubbed"
 
 

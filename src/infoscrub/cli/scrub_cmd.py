@@ -111,18 +111,10 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
     return jobs
 
 
-def check_destination_format(job: Job, photo_format: str) -> None:
-    """A PNG written under a .jpg name would mislead every viewer: refuse it."""
-    implied = suffix_formats().get(job.destination.suffix.lower())
-    if implied is not None and implied != photo_format:
-        raise InfoscrubError(f"{job.source} is a {photo_format} image but the output name "
-                             f"{job.destination} says {implied}; the output keeps the input's "
-                             "format, so choose a matching name")
-
-
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
-    from infoscrub.photo_io import encode_photo, read_photo, write_bytes_atomic
+    from infoscrub.photo_io import write_bytes_atomic
+    from infoscrub.photo_job import ScrubOptions, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
 
     if not parse_attribute_list(args.attributes):
@@ -144,52 +136,38 @@ def run_scrub(args: argparse.Namespace) -> int:
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
     attributes = resolve_attributes(args.attributes, scrubber.attributes)
 
+    options = ScrubOptions(attributes=attributes, mode=args.mode, strength=strength, target=target,
+                           faces=args.faces, aligned=args.aligned, copy_faceless=args.copy_faceless,
+                           force=args.force, max_pixels=max_pixels)
     entries: list[dict] = []
     failures: list[str] = []
     faceless: list[str] = []
     for job in jobs:
-        entry: dict = {"input": str(job.source), "output": None}
-        try:
-            photo = read_photo(job.source, max_pixels=max_pixels)
-            check_destination_format(job, photo.format)
-            edited, report = scrubber.scrub_photo(
-                photo, attributes, mode=args.mode, strength=strength,
-                faces=args.faces, aligned=args.aligned, target=target)
-            for face in report["faces"]:  # a goal not reached is said, never passed silently
-                if "target" in face and not face["target"]["reached"]:
-                    print(f"{job.source}: face {face['index']} did not reach the goal "
-                          f"({face['target']['goal']}; strength {face['strength']}, p "
-                          + ", ".join(f"{a} {p:.2f}" for a, p in face["target"]["p_final"].items()) + ")",
-                          file=sys.stderr)
-            entry.update(report)
-            if report["faces_found"] == 0 and not args.copy_faceless:
-                entry["status"] = "no face"
-                entry["message"] = "no face found: nothing written (--copy-faceless copies it clean)"
-                faceless.append(str(job.source))
-                print(f"{job.source}: no face found, nothing written", file=sys.stderr)
-            else:
-                write_bytes_atomic(encode_photo(edited), job.destination, force=args.force)
-                entry["output"] = str(job.destination)
-                entry["status"], entry["message"] = outcome(report)
-                print(f"{job.source} -> {job.destination}: {entry['message']}")
-            if html_wanted:
-                from infoscrub.privacy_report import preview_data_url
-
-                previews.append({"title": job.source.name, "report": report, "status": entry["message"],
-                                 "before": preview_data_url(photo.rgb),
-                                 "after": preview_data_url(edited.rgb) if entry["output"] else None})
-        except Exception as exc:  # a folder run goes on past any one photo
-            if len(jobs) == 1 and isinstance(exc, InfoscrubError):
-                raise
-            message = str(exc) if isinstance(exc, InfoscrubError) else \
-                f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        result = scrub_file(scrubber, job.source, job.destination, options)
+        entry = result.entry
+        if result.error is not None:
             if len(jobs) == 1:
-                raise InfoscrubError(f"{job.source}: {message}") from exc
-            entry["status"] = f"error: {message}"
-            previews.append({"title": job.source.name, "report": None, "status": entry["status"],
-                             "before": None, "after": None})
+                raise result.error
             failures.append(str(job.source))
-            print(f"infoscrub: {job.source}: {message}", file=sys.stderr)
+            print(f"infoscrub: {job.source}: {entry['message']}", file=sys.stderr)
+        elif entry["status"] == "no face":
+            faceless.append(str(job.source))
+            print(f"{job.source}: no face found, nothing written", file=sys.stderr)
+        else:
+            print(f"{job.source} -> {job.destination}: {entry['message']}")
+        for face in entry.get("faces", []):  # a goal not reached is said, never passed silently
+            if "target" in face and not face["target"]["reached"]:
+                print(f"{job.source}: face {face['index']} did not reach the goal "
+                      f"({face['target']['goal']}; strength {face['strength']}, p "
+                      + ", ".join(f"{a} {p:.2f}" for a, p in face["target"]["p_final"].items()) + ")",
+                      file=sys.stderr)
+        if html_wanted:
+            from infoscrub.privacy_report import preview_data_url
+
+            previews.append({"title": job.source.name, "report": entry if "faces" in entry else None,
+                             "status": entry["message"],
+                             "before": preview_data_url(result.photo.rgb) if result.photo else None,
+                             "after": preview_data_url(result.edited.rgb) if result.edited else None})
         entries.append(entry)
 
     for report_path in args.report:
@@ -230,17 +208,3 @@ def target_from_args(args: argparse.Namespace):
 
 def is_html(path: str) -> bool:
     return Path(path).suffix.lower() in (".html", ".htm")
-
-
-def outcome(report: dict) -> tuple[str, str]:
-    """(status, message) of a written photo: status is one word for scripts reading the
-    report (scrubbed | unchanged | copied), the message says it for people."""
-    found = report["faces_found"]
-    edited = sum(f["edited"] for f in report["faces"])
-    if found == 0:
-        return "copied", "no face: copied clean (metadata stripped)"
-    if report.get("strength") == 0:
-        return "unchanged", f"{found} face(s), 0 edited (strength 0: metadata stripped only)"
-    if edited == 0:
-        return "unchanged", f"{found} face(s), 0 edited (none chosen by --faces; metadata stripped only)"
-    return "scrubbed", f"{found} face(s), {edited} edited"
