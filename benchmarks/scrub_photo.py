@@ -29,6 +29,13 @@ HERE = Path(__file__).resolve().parent
 STAGES = ("decode", "detect", "align", "model", "paste", "report", "encode", "response")
 
 
+def report_attacker_config():
+    """The report attacker ships at width 32 (rounds/round.py)."""
+    from infoscrub.models.adversary import AdversaryConfig
+
+    return AdversaryConfig(width=32)
+
+
 def full_size_scrubber(device: str = "cpu"):
     """The bundled models when installed, else random networks of the production size
     (timing does not depend on the weights). Returns (scrubber, description)."""
@@ -41,14 +48,18 @@ def full_size_scrubber(device: str = "cpu"):
         return Scrubber.load(device=device), "bundled weights"
     except InfoscrubError:
         pass
-    from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
-    from infoscrub.models.adversary import AdversaryConfig, build_adversary
+    from infoscrub.models import (
+        GeneratorConfig,
+        MixerConfig,
+        ObfuscationMixer,
+        UNetEditor,
+    )
+    from infoscrub.models.adversary import build_adversary
 
     names = list(DEFAULT_ATTRIBUTES)
     editor = Editor(UNetEditor(len(names), GeneratorConfig()), names, "celebahq", 128,
                     mixer=ObfuscationMixer(len(names), MixerConfig()), device=device)
-    # the report attacker ships at width 32 (rounds/round.py)
-    attacker = Attacker(build_adversary(len(names), AdversaryConfig(width=32)), names, 128, device)
+    attacker = Attacker(build_adversary(len(names), report_attacker_config()), names, 128, device)
     return Scrubber(editor, attacker, device=device), "random weights, production sizes"
 
 

@@ -16,7 +16,8 @@ LAYERS = {
     "evaluation": 5, "baselines": 5, "toy": 5,
     "rounds": 6, "scrubber": 6, "privacy_report": 6, "photo_job": 7,
     "service": 7,
-    "cli": 8,
+    "bulk": 8,
+    "cli": 9,
 }
 
 

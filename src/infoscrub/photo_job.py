@@ -92,7 +92,7 @@ def scrub_file(scrubber: Scrubber, source: Path, destination: Path, options: Scr
                                               aligned=options.aligned, target=options.target)
         entry.update(report)
         if report["faces_found"] == 0 and not options.copy_faceless:
-            entry["status"] = "no face"
+            entry["status"] = "no_face"
             entry["message"] = "no face found: nothing written (--copy-faceless copies it clean)"
             return result
         write_bytes_atomic(encode_photo(edited), destination, force=options.force)

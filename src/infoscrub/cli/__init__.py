@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "infoscrub.cli.compare_cmd",
     "infoscrub.cli.toy_cmd",
     "infoscrub.cli.export_cmd",
+    "infoscrub.cli.bulk_cmd",
 ]
 
 

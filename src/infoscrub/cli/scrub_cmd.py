@@ -150,7 +150,7 @@ def run_scrub(args: argparse.Namespace) -> int:
                 raise result.error
             failures.append(str(job.source))
             print(f"infoscrub: {job.source}: {entry['message']}", file=sys.stderr)
-        elif entry["status"] == "no face":
+        elif entry["status"] == "no_face":
             faceless.append(str(job.source))
             print(f"{job.source}: no face found, nothing written", file=sys.stderr)
         else:

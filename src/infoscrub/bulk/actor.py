@@ -1,0 +1,97 @@
+"""The Ray actor that scrubs: loads the models once, then one batch of photos per call,
+returning report rows with fixed column types."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from infoscrub.bulk.records import STATE, finished, mark_finished
+from infoscrub.photo_job import ScrubOptions, scrub_file
+
+# the report's columns and types, fixed so that batches where a column is all empty agree
+REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
+                "status": "string", "error": "string", "face": "int32", "box": "string",
+                "attributes": "string", "belief_before": "string", "belief_after": "string",
+                "strength": "float64"}
+CRASH_ONCE = "INFOSCRUB_BULK_CRASH_ONCE"  # fault injection for the tests: die once at this photo
+
+
+def report_schema():
+    import pyarrow as pa
+
+    return pa.schema([(name, getattr(pa, kind)()) for name, kind in REPORT_TYPES.items()])
+
+
+def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[str]) -> list[dict[str, Any]]:
+    """One row per face, or one for a photo without a face or with an error. Beliefs are the
+    report attacker's probabilities of the chosen attributes, as JSON objects."""
+    base = {"source": source, "relative": relative, "output": entry.get("output"), "sha256": entry.get("sha256"),
+            "status": entry["status"], "error": entry.get("error"), "attributes": ",".join(chosen)}
+    faces = entry.get("faces") or []
+    if not faces:
+        return [base]
+    rows = []
+    for face in faces:
+        attacker = face.get("attacker") or {}
+        rows.append({**base, "face": face["index"], "box": json.dumps(face["box"]),
+                     "belief_before": json.dumps({a: attacker[a]["p_before"] for a in chosen if a in attacker}),
+                     "belief_after": json.dumps({a: attacker[a]["p_after"] for a in chosen if a in attacker}),
+                     "strength": face.get("strength", entry.get("strength"))})
+    return rows
+
+
+class ScrubActor:
+    """One Ray actor: the models loaded once, then ``__call__`` per batch of photos."""
+
+    def __init__(self, options: ScrubOptions, weights: dict[str, Any], threads: int, dst: str, key: str,
+                 run: str):
+        import cv2
+        import torch
+
+        from infoscrub.scrubber import Scrubber
+
+        torch.set_num_threads(threads)  # this actor's share of the cores, no more
+        cv2.setNumThreads(threads)
+        # a stale output of other settings or other bytes is replaced: the done record decides
+        self.options = replace(options, force=True)
+        self.dst, self.key, self.run = Path(dst), key, run
+        self.scrubber = Scrubber.load(weights["checkpoint"], attacker=weights["attacker"], device=weights["device"])
+        self.chosen = list(options.attributes)
+
+    def __call__(self, batch: dict[str, Any]):
+        import pyarrow as pa
+
+        rows: list[dict[str, Any]] = []
+        for source, relative in zip(batch["source"], batch["relative"]):
+            rows.extend(self.one(str(source), str(relative)))
+        return pa.Table.from_pylist([{name: row.get(name) for name in REPORT_TYPES} for row in rows],
+                                    schema=report_schema())
+
+    def one(self, source: str, relative: str) -> list[dict[str, Any]]:
+        if os.environ.get(CRASH_ONCE) == relative and not (self.dst / STATE / "crashed").exists():
+            (self.dst / STATE / "crashed").write_text("once")
+            os._exit(1)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            return [{"source": source, "relative": relative, "status": "error",
+                     "error": f"cannot read {source}: {exc.strerror or exc}"}]
+        sha = hashlib.sha256(data).hexdigest()
+        done = finished(self.dst, relative, sha, self.key)
+        if done is not None and done.get("run") == self.run:
+            # finished earlier in this run by an actor that died before returning its batch:
+            # the retried batch reports the photo as it was done
+            return done["rows"]
+        if done is not None:
+            return [{"source": source, "relative": relative, "sha256": sha, "status": "done_before",
+                     "output": done.get("output")}]
+        entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options, data=data).entry
+        rows = report_rows(source, relative, entry, self.chosen)
+        if entry["status"] != "error":  # errors are tried again by the next run
+            mark_finished(self.dst, relative, sha, self.key, self.run, entry.get("output"), rows)
+        return rows

@@ -1,0 +1,140 @@
+"""``infoscrub bulk`` on a local Ray with 2 CPUs: real faces from ../shared/data plus broken
+files; outputs, report rows, reruns, and an actor that dies mid-job."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the bulk extra (ray[data]) is not installed")
+
+from infoscrub.bulk import STATE, BulkSettings, list_sources, run_bulk
+from infoscrub.cli import main
+from infoscrub.errors import InfoscrubError
+from infoscrub.photo_job import ScrubOptions
+
+FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celebahq128" / "images"
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/data/celebahq128")]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import logging
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+             object_store_memory=300 * 2**20)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from infoscrub.inference import Attacker, Editor
+    from infoscrub.storage.weights import save_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    names = ["Male", "Smiling", "Young"]
+    editor = Editor.untrained(names, image_size=128, width=8)
+    save_weights(folder / "editor.safetensors", {"generator": editor.generator.state_dict(),
+                                                 "mixer": editor.mixer.state_dict()},
+                 {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
+                  "alignment": "celebahq", "image_size": 128, "step": 1})
+    attacker = Attacker.untrained(names, image_size=128)
+    save_weights(folder / "attacker.safetensors", {"adversary": attacker.model.state_dict()},
+                 {"kind": "adversary", "config": {"model": {"arch": "resnet18", "width": 8}},
+                  "attributes": attacker.attributes, "alignment": "celebahq", "image_size": 128, "step": 0})
+    return folder / "editor.safetensors", folder / "attacker.safetensors"
+
+
+def make_source(root: Path) -> Path:
+    """24 real faces (the first has none MTCNN finds) in two folders, plus broken files."""
+    files = sorted(FACES.glob("*.jpg"))[:24]
+    (root / "src" / "album").mkdir(parents=True)
+    for i, f in enumerate(files):
+        shutil.copy(f, root / "src" / ("album" if i % 3 == 0 else "") / f.name)
+    (root / "src" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (root / "src" / "album" / "cut.jpg").write_bytes(files[1].read_bytes()[:900])
+    return root / "src"
+
+
+def settings(weights, **extra) -> BulkSettings:
+    editor, attacker = weights
+    return BulkSettings(options=ScrubOptions(attributes=["Male"]), checkpoint=str(editor), attacker=str(attacker),
+                        actors=2, batch_size=4, **extra)
+
+
+def report(summary: dict):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(summary["report"]).to_pandas()
+
+
+def test_a_collection_is_scrubbed_once_and_reruns_redo_only_what_is_missing(tmp_path, local_ray, weights):
+    src, dst = make_source(tmp_path), tmp_path / "dst"
+    first = run_bulk(src, dst, settings(weights), progress=False)
+    assert first["photos"] == 26
+    assert first["counts"] == {"scrubbed": 23, "no_face": 1, "error": 2}
+    outputs = sorted(p.relative_to(dst) for p in dst.rglob("*.jpg") if STATE not in p.parts)
+    expected = sorted(Path(r) for r in list_sources(src).column("relative").to_pylist())
+    assert len(outputs) == 23 and set(outputs) < set(expected)  # DST mirrors SRC's tree
+    rows = report(first)
+    faces = rows[rows["face"].notna()]
+    assert len(faces) == 23 and faces["relative"].is_unique
+    assert all(0 <= p <= 1 for p in faces["belief_before"].map(lambda s: json.loads(s)["Male"]))
+    errors = rows[rows["status"] == "error"]
+    assert sorted(errors["relative"]) == ["album/cut.jpg", "broken.jpg"] and errors["error"].str.len().min() > 0
+
+    again = run_bulk(src, dst, settings(weights), progress=False)
+    assert again["counts"] == {"done_before": 24, "error": 2}  # failed ones are tried again
+
+    removed = outputs[:3]
+    for path in removed:
+        (dst / path).unlink()
+    third = run_bulk(src, dst, settings(weights), progress=False)
+    assert third["counts"] == {"done_before": 21, "scrubbed": 3, "error": 2}
+    redone = report(third)
+    assert sorted(redone[redone["status"] == "scrubbed"]["relative"]) == sorted(str(p) for p in removed)
+
+
+def test_an_actor_that_dies_is_restarted_and_every_photo_done_once(tmp_path, local_ray, weights):
+    src, dst = make_source(tmp_path), tmp_path / "dst"
+    victim = list_sources(src).column("relative")[2].as_py()  # the third of the first batch: two are done when it dies
+    summary = run_bulk(src, dst, settings(weights, actor_env={"INFOSCRUB_BULK_CRASH_ONCE": victim}),
+                       progress=False)
+    assert (dst / STATE / "crashed").is_file()  # it did die
+    assert summary["counts"] == {"scrubbed": 23, "no_face": 1, "error": 2}
+    rows = report(summary)
+    assert rows["relative"].is_unique and victim in set(rows["relative"])
+    assert set(rows["status"]) == {"scrubbed", "no_face", "error"}  # no "done_before" from the retry
+    assert (dst / victim).is_file()
+
+
+def test_a_manifest_and_the_command_line(tmp_path, local_ray, weights, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = make_source(tmp_path)
+    manifest = tmp_path / "photos.parquet"
+    pq.write_table(pa.table({"path": [str(p.relative_to(tmp_path)) for p in sorted(src.rglob("*.jpg"))[:6]]}),
+                   manifest)
+    editor, attacker = weights
+    code = main(["bulk", str(manifest), str(tmp_path / "out"), "--attributes", "Male", "--checkpoint", str(editor),
+                 "--attacker", str(attacker), "--quiet"])
+    out = capsys.readouterr().out
+    assert "6 photos" in out and code in (0, 2)
+    assert json.loads(out.strip().splitlines()[-1])["photos"] == 6
+
+
+def test_bad_inputs_fail_before_any_work(tmp_path, weights):
+    with pytest.raises(InfoscrubError, match="does not exist"):
+        run_bulk(tmp_path / "nothing", tmp_path / "dst", settings(weights))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InfoscrubError, match="holds no photos"):
+        run_bulk(tmp_path / "empty", tmp_path / "dst", settings(weights))
+    src = make_source(tmp_path)
+    with pytest.raises(InfoscrubError, match="inside"):
+        run_bulk(src, src / "out", settings(weights))
