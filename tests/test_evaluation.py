@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,7 +262,12 @@ def test_evaluate_inversion_keys_and_generic_editors_agree():
 # --------------------------------------------------------------------------- end to end
 
 def _save_models(tmp_path, attributes):
-    from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
+    from infoscrub.models import (
+        GeneratorConfig,
+        MixerConfig,
+        ObfuscationMixer,
+        UNetEditor,
+    )
     from infoscrub.models.adversary import AdversaryConfig, build_adversary
     from infoscrub.storage.checkpoints import save_checkpoint
 
@@ -281,7 +287,7 @@ def _save_models(tmp_path, attributes):
 
 
 def _cli_main(monkeypatch):
-    import infoscrub.cli as cli
+    from infoscrub import cli
 
     assert "infoscrub.cli.evaluate_cmd" in cli.COMMAND_MODULES
     return cli.main
@@ -403,3 +409,78 @@ def test_evaluation_after_sharing_channels(tmp_path):
                            progress=False)
     assert plain["per_attribute"]["Male"]["reshare"] is None and plain["privacy_shared"] == {}
     assert "## Privacy after sharing" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+# --------------------------------------------------------------------------- identity
+
+class _MeanColourEmbedder:
+    """A stand-in for dlib's embedder with a known response: the mean colour of the crop."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed(self, crops, alignment):
+        self.calls += len(crops)
+        return np.stack([np.asarray(c, np.float64).reshape(-1, 3).mean(0) / 255.0 for c in crops])
+
+
+def test_identity_check_measures_each_path_and_another_person(tmp_path):
+    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+
+    editor, attacker = _models()
+    data = _image_set(24)
+    check = IdentityCheck(_MeanColourEmbedder(), data, faces=3, threshold=0.05)
+    col = collect(editor, attacker, data, ["Male", "Smiling"], per_attribute=4, batch_size=5, progress=False,
+                  identity=check)
+    run = col.runs["Male"]
+    assert set(run.identity) == {"different_person", "label_free", "obfuscated"}
+    assert all(len(d) == 3 for d in run.identity.values())
+    # the baseline is the distance to the next image of the set, as documented
+    first = data.images[int(run.indices[0])].permute(1, 2, 0).numpy()
+    following = data.images[(int(run.indices[0]) + 1) % len(data)].permute(1, 2, 0).numpy()
+    expected = np.linalg.norm(check.embedder.embed([first], "") - check.embedder.embed([following], ""))
+    assert run.identity["different_person"][0] == pytest.approx(expected, rel=1e-5)
+    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    assert summary["n"] == 3 and summary["threshold"] == 0.05
+    d = run.identity["label_free"]
+    assert summary["label_free"] == {"verified": pytest.approx(float((d < 0.05).mean())),
+                                     "distance": pytest.approx(float(d.mean()))}
+    assert col.seconds["identity"] >= 0
+    plain = collect(editor, attacker, data, ["Male"], per_attribute=4, progress=False)
+    assert plain.runs["Male"].identity is None and summarise(plain)["per_attribute"]["Male"]["identity"] is None
+
+
+def test_identity_section_in_the_report(tmp_path, monkeypatch):
+    from infoscrub.evaluation import protocol
+
+    editor, attacker = _models()
+    monkeypatch.setattr("infoscrub.faces.identity.IdentityEmbedder", _MeanColourEmbedder)
+    metrics = protocol.run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"],
+                                      per_attribute=4, progress=False, identity_faces=2)
+    assert metrics["identity_faces"] == 2 and metrics["mean"]["identity"]["label_free"]["distance"] >= 0
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Identity: still the same person?" in report and "another person (baseline)" in report
+    protocol.run_evaluation(editor, attacker, _image_set(24), tmp_path / "plain", ["Male"], per_attribute=4,
+                            progress=False)
+    assert "## Identity" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+HQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celebahq128"
+
+
+@pytest.mark.skipif(not HQ.is_dir(), reason="needs ../shared/data/celebahq128")
+def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_does_not():
+    from infoscrub.data import load_image_set
+    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+    from infoscrub.faces import identity
+
+    if not identity.available():
+        pytest.skip("the identity extra is not installed")
+    data = load_image_set(HQ, "test", 128, limit=64)
+    editor = Editor.untrained(ATTRS, image_size=128, width=8)  # a zero residual: edits are the input
+    attacker = Attacker.untrained(list(CELEBA_ATTRIBUTES), image_size=128)
+    col = collect(editor, attacker, data, ["Male"], per_attribute=6, progress=False,
+                  identity=IdentityCheck(identity.IdentityEmbedder(), data, faces=6))
+    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    assert summary["label_free"]["verified"] == 1.0 and summary["label_free"]["distance"] < 0.2
+    assert summary["different_person"]["verified"] <= 1 / 6 and summary["different_person"]["distance"] > 0.6

@@ -64,6 +64,9 @@ class AttributeRun:
     psnr: dict[str, np.ndarray]
     code_agrees: np.ndarray | None = None  # bool (n,): editor's code reads the label right
     samples: Samples = field(default_factory=Samples)
+    # embedding distances to the input on the first rows: each edit path, and another
+    # person's face ('different_person'); None without an identity check
+    identity: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Collected:
     fid: dict[str, Any]
     seconds: dict[str, float]
     channels: tuple[str, ...] = ()  # sharing channels the edits were also judged after
+    identity_threshold: float | None = None  # distance below it: the same person
 
 
 def _chunks(items: np.ndarray, size: int):
@@ -104,11 +108,12 @@ def _select(editor, attacker, image_set, attributes) -> tuple[list[str], list[st
 def collect(editor, attacker, image_set, attributes: list[str] | None, per_attribute: int | None,
             seed: int = 0, batch_size: int = 64, progress: bool = True,
             paths: tuple[str, ...] = PATHS, fid_model=None, samples_per_attribute: int = 4,
-            channels: tuple[str, ...] = ()) -> Collected:
+            channels: tuple[str, ...] = (), identity: IdentityCheck | None = None) -> Collected:
     """Run the editor and the adversary over the balanced subsets (see the module doc).
 
     ``channels``: sharing channels (``infoscrub.sharing``) through which the real images and
-    the label-free and obfuscated edits are judged too (``p['real@jpeg75']`` and so on)."""
+    the label-free and obfuscated edits are judged too (``p['real@jpeg75']`` and so on).
+    ``identity``: embed the first faces of each subset and their edits (``IdentityCheck``)."""
     from tqdm.auto import tqdm
 
     paths = tuple(p for p in paths if p != "obfuscated" or editor.can_obfuscate)
@@ -153,6 +158,7 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
     # 2. edits per target attribute
     start = time.perf_counter()
     runs: dict[str, AttributeRun] = {}
+    identity_seconds = 0.0
     for a in attrs:
         idx = subsets[a]
         n, t = len(idx), watch.index(a)
@@ -207,10 +213,16 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
             for k, row in enumerate(rows.tolist()):
                 if row in sample_rows:
                     _keep_sample(run.samples, k, int(run.labels[row]), images, quantised, extras)
+            if identity is not None and rows[0] < identity.faces:
+                clock = time.perf_counter()
+                identity.measure(run, rows, images, quantised, idx, image_set.alignment)
+                identity_seconds += time.perf_counter() - clock
             bar.update(len(rows))
         run.code_agrees = agrees if have_agrees else None
         runs[a] = run
-    seconds["edit_and_judge"] = time.perf_counter() - start
+    seconds["edit_and_judge"] = time.perf_counter() - start - identity_seconds
+    if identity is not None:
+        seconds["identity"] = identity_seconds
     bar.close()
 
     fid: dict[str, Any] = {"value": None, "obfuscated": None, "message": FID_SKIPPED,
@@ -224,7 +236,49 @@ def collect(editor, attacker, image_set, attributes: list[str] | None, per_attri
         if "obfuscated" in fid_sets:
             fid["obfuscated"] = fid_from_stats(fid_sets["obfuscated"], fid_sets["real"])
         seconds["fid"] = time.perf_counter() - start
-    return Collected(attrs, watch, utility, list(paths), runs, len(union), fid, seconds, tuple(channels))
+    return Collected(attrs, watch, utility, list(paths), runs, len(union), fid, seconds, tuple(channels),
+                     identity.threshold if identity is not None else None)
+
+
+class IdentityCheck:
+    """Face-recognition distances between the first ``faces`` images of each attribute's
+    subset and their edits (label-free inversion, obfuscation), and to another person's
+    image. The image set has no identities (CelebA-HQ), so 'another person' is the next
+    image of the set: CelebA-HQ's 30,000 images show about 6,000 people, so such a pair is
+    almost always two people. Originals are embedded once across attributes."""
+
+    def __init__(self, embedder, image_set, faces: int = 100, threshold: float | None = None):
+        from infoscrub.faces.identity import THRESHOLD
+
+        self.embedder, self.image_set, self.faces = embedder, image_set, faces
+        self.threshold = THRESHOLD if threshold is None else threshold
+        self.cache: dict[int, np.ndarray] = {}
+
+    def originals(self, indices: np.ndarray) -> np.ndarray:
+        missing = [int(i) for i in indices if int(i) not in self.cache]
+        if missing:
+            images = self.image_set.images[torch.as_tensor(missing)].permute(0, 2, 3, 1).cpu().numpy()
+            for i, e in zip(missing, self.embedder.embed(images, self.image_set.alignment)):
+                self.cache[i] = e
+        return np.stack([self.cache[int(i)] for i in indices])
+
+    def measure(self, run: AttributeRun, rows: np.ndarray, images: torch.Tensor,
+                quantised: dict[str, torch.Tensor], idx: np.ndarray, alignment: str) -> None:
+        from infoscrub.faces.identity import distances
+
+        keep = rows < self.faces
+        rows = rows[keep]
+        if run.identity is None:
+            n = min(self.faces, len(run.indices))
+            run.identity = {key: np.zeros(n, np.float32) for key in ("different_person", *SHARED_PATHS)
+                            if key == "different_person" or key in quantised}
+        mine = self.originals(idx[rows])
+        others = self.originals((idx[rows] + 1) % len(self.image_set))
+        run.identity["different_person"][rows] = distances(mine, others)
+        for path in SHARED_PATHS:
+            if path in quantised:
+                edited = quantised[path][torch.as_tensor(keep)].permute(0, 2, 3, 1).cpu().numpy()
+                run.identity[path][rows] = distances(mine, self.embedder.embed(edited, alignment))
 
 
 def _keep_sample(samples: Samples, k: int, label: int, images, quantised, extras) -> None:
@@ -291,6 +345,19 @@ def utility_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any]
     truth = run.truth[:, cols]
     for key in ["real"] + col.paths:
         out[key] = M.accuracy(run.p[key][:, cols] > 0.5, truth)
+    return out
+
+
+@register_metric("identity", report=R.identity_section)
+def identity_summary(run: AttributeRun, col: Collected, t: int) -> dict[str, Any] | None:
+    """Still the same person? Per edit path (and for another person's face, the baseline):
+    the share of faces verified as the input's person and the mean embedding distance;
+    null without ``evaluate --identity``."""
+    if run.identity is None:
+        return None
+    out: dict[str, Any] = {"n": int(len(run.identity["different_person"])), "threshold": col.identity_threshold}
+    for key, d in run.identity.items():
+        out[key] = {"verified": float((d < col.identity_threshold).mean()), "distance": float(d.mean())}
     return out
 
 
@@ -441,8 +508,11 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                    fid_weights: str | Path | None = None, progress: bool = True,
                    checkpoint: str | Path | None = None, adversary: str | Path | None = None,
                    data: dict[str, Any] | None = None,
-                   log: Callable[[str], None] | None = None, channels: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``."""
+                   log: Callable[[str], None] | None = None, channels: tuple[str, ...] = (),
+                   identity_faces: int | None = None) -> dict[str, Any]:
+    """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``.
+    ``identity_faces``: also check identity on that many faces per attribute (needs the
+    identity extra)."""
     import json
 
     from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
@@ -454,8 +524,13 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
     weights = resolve_fid_weights(fid_weights)
     fid_model = build_fid_inception(weights, editor.device) if weights is not None else None
     start = time.perf_counter()
+    identity = None
+    if identity_faces:
+        from infoscrub.faces.identity import IdentityEmbedder
+
+        identity = IdentityCheck(IdentityEmbedder(), image_set, identity_faces)
     col = collect(editor, attacker, image_set, attributes, per_attribute, seed, batch_size, progress,
-                  PATHS, fid_model, channels=channels)
+                  PATHS, fid_model, channels=channels, identity=identity)
     elapsed = time.perf_counter() - start
     summary = summarise(col)
     n_edited = sum(len(r.indices) for r in col.runs.values())
@@ -467,6 +542,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
         "data": {**(data or {}), "split": image_set.split, "n_images": len(image_set),
                  "n_union": col.n_union, "per_attribute": per_attribute, "seed": seed},
         **summary,
+        "identity_faces": identity_faces or None,
         "obfuscation_available": bool(editor.can_obfuscate),
         "obfuscation_message": None if editor.can_obfuscate else OBFUSCATION_UNAVAILABLE,
         "fid_weights": None if weights is None else str(weights),

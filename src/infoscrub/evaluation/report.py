@@ -338,6 +338,39 @@ def reshare_section(m: dict[str, Any]) -> list[str]:
     return lines + _table(header, rows)
 
 
+IDENTITY_KEYS = (("label_free", "inverted (label-free)"), ("obfuscated", "obfuscated"),
+                 ("different_person", "another person (baseline)"))
+
+
+def identity_section(m: dict[str, Any]) -> list[str]:
+    """Still the same person (``evaluate --identity``): beside utility, per attribute."""
+    mean = m.get("mean") or {}
+    if not mean.get("identity"):
+        return []
+    attrs, per = m["attributes"], m["per_attribute"]
+    threshold = metric_at(mean, "identity", "threshold")
+    n = metric_at(per[attrs[0]], "identity", "n")
+    lines = ["## Identity: still the same person?", "",
+             f"dlib's face-recognition embedding of the input and of its edit, on the first {n} faces of each "
+             f"attribute's subset: the share verified as the same person (distance below {_num(threshold, 2)}) and "
+             "the mean distance. The unedited face is itself (distance 0, 100% verified); 'another person' "
+             "pairs each face with the next image of the set, the level at which nothing of the identity is left.",
+             ""]
+    header = ["Quantity", "Face"] + attrs + ["Mean"]
+    rows = []
+    for quantity, key, fmt in (("Verified as the same person (%)", "verified", _pct),
+                               ("Mean distance", "distance", lambda v: _num(v, 3))):
+        first = True
+        for path, name in IDENTITY_KEYS:
+            if metric_at(mean, "identity", path) is None:
+                continue
+            rows.append([quantity if first else "", name] + [fmt(metric_at(per[a], "identity", path, key))
+                                                             for a in attrs]
+                        + [fmt(metric_at(mean, "identity", path, key))])
+            first = False
+    return lines + _table(header, rows)
+
+
 def adversary_section(m: dict[str, Any]) -> list[str]:
     return ["## The adversary and the editor on unedited images", ""] + _adversary_table(m)
 
