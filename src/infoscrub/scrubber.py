@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
 
 FACE_BATCH = 16  # faces per model call: bounds memory on group photos
+IDENTITY_SIZE = 160  # aligned crops for the identity check: above dlib's 150-px face chip
 
 
 def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
@@ -59,19 +60,30 @@ class Scrubber:
     concurrent requests run side by side on separate cores."""
 
     def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
-                 feather: float = DEFAULT_FEATHER, detector: Any | None = None):
+                 feather: float = DEFAULT_FEATHER, detector: Any | None = None, identity: Any = False):
         self.editor = editor
         self.attacker = attacker
         self.device = device
         self.feather = feather
         self.detector = detector  # None: the MTCNN of the calling thread
+        # the identity check of edited faces: False off, True dlib's embedder of the calling
+        # thread (infoscrub.faces.identity), or an object with the same ``embed``
+        self.identity = identity
 
     @classmethod
     def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
-             device: str = "cpu") -> "Scrubber":
+             device: str = "cpu", identity: bool | None = False) -> "Scrubber":
         """The editor from ``path`` (None: bundled weights) and the attacker from
-        ``attacker`` (None: the bundled one, or no privacy numbers if none is bundled)."""
+        ``attacker`` (None: the bundled one, or no privacy numbers if none is bundled).
+        ``identity``: check that edited faces are still the same person (True: needs the
+        identity extra; None: when it is installed)."""
+        from infoscrub.faces import identity as faces_identity
         from infoscrub.inference import Attacker, load_editor
+
+        if identity is None:
+            identity = faces_identity.available()
+        elif identity:
+            faces_identity.shared_embedder()  # the extra's error now, not on the first face
 
         editor = load_editor(path, device=device)  # InfoScrub weights or a baseline
         try:
@@ -80,7 +92,7 @@ class Scrubber:
             if attacker is not None:
                 raise
             judge = None
-        return cls(editor, judge, device=device)
+        return cls(editor, judge, device=device, identity=identity)
 
     @property
     def attributes(self) -> list[str]:
@@ -181,8 +193,15 @@ class Scrubber:
         after, shared = self._judge_output(result.rgb, matrices, size, before if not selected else None)
         timings["report"] += time.perf_counter() - clock
 
+        clock = time.perf_counter()
+        kept = self._identity(photo.rgb, result.rgb, [matrices[i] for i in selected], alignment, size)
+        if kept is not None:
+            timings["identity"] = time.perf_counter() - clock
+
         faces_report = [face_report(i, face, i in selected, chosen, before, after, shared)
                         for i, face in enumerate(found)]
+        for i, entry in zip(selected, kept or []):
+            faces_report[i]["identity"] = entry
         for i, choice in choices.items():
             faces_report[i]["strength"] = round(choice.strength, 4)
             faces_report[i]["target"] = target_report(faces_report[i], choice, chosen, mode, target)
@@ -194,6 +213,7 @@ class Scrubber:
             "faces_found": len(found),
             "target": None if target is None else {"goal": target.describe(mode), **asdict(target)},
             "sharing_channels": list(shared),
+            "identity_checked": kept is not None,
             "faces": faces_report,
             # plain language for every attribute the report mentions ("wears glasses")
             "phrases": {a: PHRASES[a] for a in (self.attacker.attributes if self.attacker else chosen)
@@ -244,6 +264,24 @@ class Scrubber:
             return None
         names = list(self.attacker.attributes)
         return [{n: float(p) for n, p in zip(names, row)} for row in self._probs(crops)]
+
+    def _identity(self, before: np.ndarray, after: np.ndarray, matrices: list[np.ndarray], alignment: str,
+                  size: int) -> list[dict[str, Any]] | None:
+        """Per edited face: is the face in the output still the same person as in the input?
+        dlib's embedding distance between the two, on crops aligned the model's way at
+        ``IDENTITY_SIZE``; None when the check is off."""
+        if not self.identity or not matrices:
+            return None
+        from infoscrub.faces import identity
+
+        embedder = identity.shared_embedder() if self.identity is True else self.identity
+        scale = np.diag([IDENTITY_SIZE / size, IDENTITY_SIZE / size, 1.0])
+        larger = [(scale @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2] for m in matrices]
+        pairs = [self._crop(pixels, m, IDENTITY_SIZE) for pixels in (before, after) for m in larger]
+        vectors = embedder.embed(pairs, alignment)
+        gaps = identity.distances(vectors[:len(larger)], vectors[len(larger):])
+        return [{"distance": round(float(d), 4), "same_person": bool(identity.same_person(d)),
+                 "threshold": identity.THRESHOLD} for d in gaps]
 
     def _judge_output(self, rgb: np.ndarray, matrices: list[np.ndarray], size: int,
                       unchanged: list[dict[str, float]] | None

@@ -10,6 +10,7 @@ from conftest_faces import ATTRIBUTES, astronaut, make_scrubber, two_faces
 from PIL import Image
 
 from infoscrub.errors import InfoscrubError
+from infoscrub.faces import identity as faces_identity
 from infoscrub.scrubber import entropy_bits
 
 
@@ -102,3 +103,42 @@ def test_real_untrained_models_run_through_the_pipeline(mode: str) -> None:
     assert out.shape == two_faces().shape and report["faces_found"] == 2
     assert all(set(f["attacker"]) == set(ATTRIBUTES) for f in report["faces"])
     assert report["alignment"] == "celeba"
+
+
+class _Embedder:
+    """Stand-in for dlib's embedder: the mean colour of the crop, so a brighter face moves."""
+
+    def __init__(self):
+        self.alignments = []
+
+    def embed(self, crops, alignment):
+        self.alignments.append(alignment)
+        return np.stack([np.asarray(c, np.float64).reshape(-1, 3).mean(0) for c in crops])
+
+
+def test_the_report_says_whether_each_edited_face_is_still_the_same_person(scrubber) -> None:
+    from infoscrub.scrubber import Scrubber
+
+    checked = Scrubber(scrubber.editor, scrubber.attacker, identity=_Embedder())
+    _, report = checked.scrub(two_faces(), attributes=["Male"], faces="1")
+    assert report["identity_checked"] is True
+    assert "identity" not in report["faces"][0]  # not edited: nothing to compare
+    entry = report["faces"][1]["identity"]
+    assert entry["threshold"] == 0.6 and entry["distance"] > 0  # the stand-in edit brightens the face
+    assert entry["same_person"] == (entry["distance"] < 0.6)
+    assert checked.identity.alignments == ["celebahq"]
+    _, untouched = checked.scrub(two_faces(), attributes=["Male"], strength=0.0)
+    assert all("identity" not in f for f in untouched["faces"])
+    _, off = scrubber.scrub(two_faces(), attributes=["Male"])
+    assert off["identity_checked"] is False and all("identity" not in f for f in off["faces"])
+
+
+@pytest.mark.skipif(not faces_identity.available(), reason="the identity extra is not installed")
+def test_with_dlib_an_unchanged_face_is_the_same_person() -> None:
+    from infoscrub.scrubber import Scrubber
+
+    base = make_scrubber(real_editor=True)  # an untrained generator is the identity
+    checked = Scrubber(base.editor, base.attacker, identity=True)
+    _, report = checked.scrub(astronaut(), attributes=["Male"])
+    entry = report["faces"][0]["identity"]
+    assert entry["same_person"] and entry["distance"] < 0.1

@@ -17,7 +17,7 @@ from infoscrub.photo_job import ScrubOptions, scrub_file
 REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
                 "status": "string", "error": "string", "face": "int32", "box": "string",
                 "attributes": "string", "belief_before": "string", "belief_after": "string",
-                "strength": "float64"}
+                "strength": "float64", "identity_distance": "float64", "same_person": "bool"}
 CRASH_ONCE = "INFOSCRUB_BULK_CRASH_ONCE"  # fault injection for the tests: die once at this photo
 
 
@@ -41,7 +41,9 @@ def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[
         rows.append({**base, "face": face["index"], "box": json.dumps(face["box"]),
                      "belief_before": json.dumps({a: attacker[a]["p_before"] for a in chosen if a in attacker}),
                      "belief_after": json.dumps({a: attacker[a]["p_after"] for a in chosen if a in attacker}),
-                     "strength": face.get("strength", entry.get("strength"))})
+                     "strength": face.get("strength", entry.get("strength")),
+                     "identity_distance": (face.get("identity") or {}).get("distance"),
+                     "same_person": (face.get("identity") or {}).get("same_person")})
     return rows
 
 
@@ -60,7 +62,8 @@ class ScrubActor:
         # a stale output of other settings or other bytes is replaced: the done record decides
         self.options = replace(options, force=True)
         self.dst, self.key, self.run = Path(dst), key, run
-        self.scrubber = Scrubber.load(weights["checkpoint"], attacker=weights["attacker"], device=weights["device"])
+        self.scrubber = Scrubber.load(weights["checkpoint"], attacker=weights["attacker"], device=weights["device"],
+                                      identity=weights.get("identity", False))
         self.chosen = list(options.attributes)
 
     def __call__(self, batch: dict[str, Any]):

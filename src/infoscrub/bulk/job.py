@@ -34,6 +34,7 @@ class BulkSettings:
     gpus_per_actor: float = 0.0
     batch_size: int = 4  # photos per actor call
     address: str | None = None  # an existing Ray cluster; None: a local one
+    identity: bool = False  # check that edited faces are still the same person (identity extra)
     max_retries: int = 3  # an actor that dies is restarted and its photos retried, this often
     actor_env: dict[str, str] = field(default_factory=dict)  # environment of the actors' processes
 
@@ -63,8 +64,9 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
         raise InfoscrubError(f"{src} holds no photos ({', '.join(sorted(FORMAT_BY_SUFFIX))})")
     from infoscrub.scrubber import Scrubber
 
-    Scrubber.load(settings.checkpoint, attacker=settings.attacker)  # refuse bad weights before Ray starts
-    key = settings_key(settings.options, [settings.checkpoint, settings.attacker])
+    # refuse bad weights (and a missing identity extra) before Ray starts
+    Scrubber.load(settings.checkpoint, attacker=settings.attacker, identity=settings.identity)
+    key = settings_key(settings.options, [settings.checkpoint, settings.attacker], identity=settings.identity)
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     dst.mkdir(parents=True, exist_ok=True)
     (dst / STATE).mkdir(exist_ok=True)
@@ -74,7 +76,8 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, **local)
     threads = max(1, int(settings.cpus_per_actor))  # Ray sets OMP_NUM_THREADS to match
-    weights = {"checkpoint": settings.checkpoint, "attacker": settings.attacker, "device": settings.device}
+    weights = {"checkpoint": settings.checkpoint, "attacker": settings.attacker, "device": settings.device,
+               "identity": settings.identity}
     report = ReportWriter(dst / STATE / "report" / f"run={run}")
     shown = Progress(len(sources), enabled=progress)
     try:

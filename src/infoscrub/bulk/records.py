@@ -20,11 +20,12 @@ from infoscrub.storage.atomic import atomic_write
 STATE = ".infoscrub"  # inside DST: the done records and the reports, never mirrored photos
 
 
-def settings_key(options: ScrubOptions, weights: list[str | None]) -> str:
-    """What makes two outputs of one source the same: the edit settings and the weights'
-    bytes (None: the bundled weights)."""
+def settings_key(options: ScrubOptions, weights: list[str | None], identity: bool = False) -> str:
+    """What makes two outputs (and report rows) of one source the same: the edit settings,
+    the weights' bytes (None: the bundled weights) and whether identity was checked."""
     chosen = asdict(options)
     chosen.pop("force", None)
+    chosen["identity"] = identity
     fingerprint = [file_digest(w) if w else "bundled" for w in weights]
     return hashlib.sha256(json.dumps([chosen, fingerprint], sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="model weights (default: the bundled ones)")
     p.add_argument("--attacker", help="attacker weights for the report (default: bundled)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--identity", action="store_true", help="check that edited faces are still the same "
+                   "person (a column of the report; needs infoscrub[identity]; about 0.12 s a face)")
     p.add_argument("--actors", type=int, default=2, help="concurrent actors (default 2)")
     p.add_argument("--cpus-per-actor", type=float, default=1.0)
     p.add_argument("--gpus-per-actor", type=float, default=0.0)
@@ -59,7 +61,8 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
                            max_pixels=int(args.max_megapixels * 1e6))
     settings = BulkSettings(options=options, checkpoint=args.checkpoint, attacker=args.attacker,
                             device=args.device, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
-                            gpus_per_actor=args.gpus_per_actor, batch_size=args.batch_size, address=args.address)
+                            gpus_per_actor=args.gpus_per_actor, batch_size=args.batch_size, address=args.address,
+                            identity=args.identity)
     summary = run_bulk(args.src, args.dst, settings, progress=not args.quiet)
     counts = summary["counts"]
     for failed in summary["first_errors"]:

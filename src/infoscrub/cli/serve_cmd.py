@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--checkpoint", help="model weights (default: the bundled ones)")
     serve.add_argument("--attacker", help="attacker weights for the report (default: bundled)")
     serve.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    serve.add_argument("--identity", action="store_true",
+                       help="say per face whether it is still the same person (needs the extra "
+                       "infoscrub[identity]; about 0.12 s of CPU a face, so off by default here)")
     serve.add_argument("--max-upload-mb", type=float, default=25.0,
                        help="largest accepted upload (default 25 MB)")
     serve.add_argument("--max-megapixels", type=float, default=40.0,
@@ -62,7 +65,7 @@ def run_serve(args: argparse.Namespace) -> int:
                            max_pixels=int(args.max_megapixels * 1e6),
                            body_idle_timeout_s=args.body_timeout)
     configure_threads(limits.workers)
-    scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device)
+    scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device, identity=args.identity)
     hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
     app = create_app(scrubber, limits, allowed_hosts=hosts)
     logging.basicConfig(format="infoscrub: %(levelname)s: %(message)s")  # service errors

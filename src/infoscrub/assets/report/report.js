@@ -89,6 +89,12 @@ function beliefRow(name, before, after) {
 function faceCard(report, face) {
   const card = el("section", {className: "face"});
   card.append(el("h3", {}, `Face ${face.index}` + (face.edited ? "" : " (not edited)")));
+  if (face.identity) {
+    const id = face.identity;
+    card.append(el("p", {className: id.same_person ? "identity kept" : "identity lost"},
+      (id.same_person ? "Still recognisable as the same person" : "No longer recognisable as the same person") +
+      ` (face-recognition distance ${id.distance.toFixed(2)}; below ${id.threshold} counts as the same person).`));
+  }
   if (!face.attacker) {
     card.append(el("p", {className: "muted"}, "No attacker model: no privacy numbers."));
     return card;
