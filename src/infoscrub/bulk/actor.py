@@ -17,7 +17,7 @@ from infoscrub.photo_job import ScrubOptions, scrub_file
 REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
                 "status": "string", "error": "string", "face": "int32", "box": "string",
                 "attributes": "string", "belief_before": "string", "belief_after": "string",
-                "strength": "float64", "identity_distance": "float64", "same_person": "bool"}
+                "strength": "float64", "identity_distance": "float64", "same_person": "bool_"}
 CRASH_ONCE = "INFOSCRUB_BULK_CRASH_ONCE"  # fault injection for the tests: die once at this photo
 
 
