@@ -158,30 +158,48 @@ class Editor:
 
     @torch.no_grad()
     def edit(self, faces: torch.Tensor, attributes: list[str], mode: str = "invert",
-             strength: float = 1.0, labels: torch.Tensor | None = None) -> torch.Tensor:
+             strength: float = 1.0, labels: torch.Tensor | None = None,
+             alpha: torch.Tensor | None = None) -> torch.Tensor:
         """Invert or obfuscate ``attributes`` of faces in [-1, 1] (B, 3, S, S).
 
         Without ``labels`` the current values come from the code itself (the label-free path
         a photo takes, SPEC §2): a'_i = 1 - [a_i > 0.5]. With ``labels`` (B, n) in the order
-        of ``self.attributes`` (the labelled evaluation path): a'_i = 1 - c_i.
+        of ``self.attributes`` (the labelled evaluation path, or one person's values across
+        an album): a'_i = 1 - c_i. ``alpha`` (B, 1, S, S): the obfuscation's mixing map to
+        use instead of the mixer's (an album gives all of a person's faces the same one).
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
         """
         strength = check_edit_request(mode, strength)
         if mode == "obfuscate" and self.mixer is None:
             raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
         x = faces.to(self.device, torch.float32)
-        mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
-        feats, code = self.generator.encode(x)
-        current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
-        code_edit = torch.where(mask, 1.0 - current, code)
-        out = self.generator.decode(x, feats, code_edit)
+        code, code_edit, out = self._invert(x, attributes, labels)
         if mode == "obfuscate":
-            out = mix(x, out, self.mixer(x, out, code, code_edit))
+            if alpha is None:
+                alpha = self.mixer(x, out, code, code_edit)
+            out = mix(x, out, alpha.to(self.device, torch.float32))
         out = x + strength * (out - x)
         if not bool(torch.isfinite(out).all()):  # the last guard: never paste NaN over a face
             raise InfoscrubError("the model produced non-finite pixels; its weights are broken")
         return out
 
+    @torch.no_grad()
+    def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The mixer's alpha (B, 1, S, S) for obfuscating ``attributes`` (see ``edit``)."""
+        if self.mixer is None:
+            raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
+        x = faces.to(self.device, torch.float32)
+        code, code_edit, out = self._invert(x, attributes, labels)
+        return self.mixer(x, out, code, code_edit)
+
+    def _invert(self, x: torch.Tensor, attributes: list[str], labels: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(code, edited code, inverted faces) of faces already on the device."""
+        mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
+        feats, code = self.generator.encode(x)
+        current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
+        code_edit = torch.where(mask, 1.0 - current, code)
+        return code, code_edit, self.generator.decode(x, feats, code_edit)
 
     @torch.no_grad()
     def edit_paths(self, x: torch.Tensor, attribute: str, labels: torch.Tensor | None,

@@ -12,7 +12,7 @@ measured on the face as it appears in the *output* photo.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
 
 FACE_BATCH = 16  # faces per model call: bounds memory on group photos
+# (indices of the faces to edit, their crops) -> their edited crops, float [0, 1] HWC
+EditFn = Callable[[list[int], list[np.ndarray]], list[np.ndarray]]
 IDENTITY_SIZE = 160  # aligned crops for the identity check: above dlib's 150-px face chip
 
 
@@ -132,7 +134,11 @@ class Scrubber:
     # ------------------------------------------------------------------ the pipeline
 
     def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
-               wanted: list[int] | None, aligned: bool, target: Target | None = None) -> tuple[Photo, dict]:
+               wanted: list[int] | None, aligned: bool, target: Target | None = None,
+               detected: list[Face] | None = None, edit: EditFn | None = None) -> tuple[Photo, dict]:
+        """The pipeline. ``detected``: the photo's faces, already found; ``edit``: how the
+        selected faces' crops are edited (an album edits each person alike), instead of
+        ``self._edit``."""
         size = int(self.editor.image_size)
         alignment = str(self.editor.alignment)
         timings: dict[str, float] = {}
@@ -143,7 +149,7 @@ class Scrubber:
             matrices = [aligned_matrix(photo.width, photo.height, alignment, size)]
             feather = 0.0  # the crop is the whole image: no seam to hide
         else:
-            found = detect_faces(photo.rgb, self.detector)
+            found = detect_faces(photo.rgb, self.detector) if detected is None else detected
             matrices = [alignment_matrix(f.landmarks, alignment, size) for f in found]
             feather = self.feather
         timings["detect"] = time.perf_counter() - clock
@@ -162,7 +168,10 @@ class Scrubber:
         timings["report"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        edited_crops = self._edit([crops[i] for i in selected], chosen, mode, 1.0 if target else strength)
+        if edit is None:
+            edited_crops = self._edit([crops[i] for i in selected], chosen, mode, 1.0 if target else strength)
+        else:
+            edited_crops = edit(selected, [crops[i] for i in selected])
         timings["model"] = time.perf_counter() - clock
         choices: dict[int, Choice] = {}
         if target is not None and selected:
@@ -275,11 +284,9 @@ class Scrubber:
         from infoscrub.faces import identity
 
         embedder = identity.shared_embedder() if self.identity is True else self.identity
-        scale = np.diag([IDENTITY_SIZE / size, IDENTITY_SIZE / size, 1.0])
-        larger = [(scale @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2] for m in matrices]
-        pairs = [self._crop(pixels, m, IDENTITY_SIZE) for pixels in (before, after) for m in larger]
+        pairs = identity_crops(before, matrices, size) + identity_crops(after, matrices, size)
         vectors = embedder.embed(pairs, alignment)
-        gaps = identity.distances(vectors[:len(larger)], vectors[len(larger):])
+        gaps = identity.distances(vectors[:len(matrices)], vectors[len(matrices):])
         return [{"distance": round(float(d), 4), "same_person": bool(identity.same_person(d)),
                  "threshold": identity.THRESHOLD} for d in gaps]
 
@@ -357,6 +364,14 @@ def target_report(entry: dict, choice: Choice, chosen: list[str], mode: str, tar
         reached = all(abs(p - 0.5) <= target.tolerance for p in final.values())
     return {"goal": target.describe(mode), "reached": bool(reached), "p_final": final,
             "search_p": {a: round(v, 4) for a, v in choice.p.items()}}
+
+
+def identity_crops(pixels: np.ndarray, matrices: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """The faces under ``matrices`` (made for ``size``-px crops), cut at ``IDENTITY_SIZE``
+    for the face-recognition embedding, float [0, 1]."""
+    scale = np.diag([IDENTITY_SIZE / size, IDENTITY_SIZE / size, 1.0])
+    return [Scrubber._crop(pixels, (scale @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2], IDENTITY_SIZE)
+            for m in matrices]
 
 
 def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
