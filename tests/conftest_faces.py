@@ -30,12 +30,30 @@ class FakeEditor:
     def untrained(cls, attributes, alignment="celebahq", image_size=128, width=16, seed=0):
         return cls(attributes, alignment, image_size)
 
-    def edit(self, faces, attributes, mode="invert", strength=1.0):
+    can_obfuscate = True
+
+    def codes(self, faces):
+        """The reading of attribute j: the face's mean of colour channel j % 3, in [0, 1]."""
+        import torch
+
+        means = (faces.float().mean(dim=(2, 3)) + 1.0) / 2.0
+        return torch.stack([means[:, j % 3] for j in range(len(self.attributes))], dim=1)
+
+    def mixing(self, faces, attributes, labels=None):
+        return (faces[:, :1].float() + 1.0) / 2.0  # a map that differs from face to face
+
+    def edit(self, faces, attributes, mode="invert", strength=1.0, labels=None, alpha=None):
+        """Brightens; with ``labels`` the shift's sign follows the first chosen attribute's
+        target (brighter when it becomes present), so the targets show in the pixels."""
         import torch
 
         assert faces.dim() == 4 and faces.shape[1:] == (3, self.image_size, self.image_size)
         assert mode in ("invert", "obfuscate") and set(attributes) <= set(self.attributes)
-        shift = 0.3 * strength * (1.0 if mode == "invert" else 0.5)
+        self.calls = getattr(self, "calls", []) + [{"labels": labels, "alpha": alpha, "mode": mode}]
+        shift = torch.full((len(faces), 1, 1, 1), 0.3 * strength * (1.0 if mode == "invert" else 0.5))
+        if labels is not None:
+            target = 1.0 - labels[:, self.attributes.index(attributes[0])].float()
+            shift = shift * (2.0 * target - 1.0).view(-1, 1, 1, 1)
         return torch.clamp(faces + shift, -1.0, 1.0)
 
 

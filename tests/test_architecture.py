@@ -12,12 +12,13 @@ LAYERS = {
     "icc_profile": 1, "kinds": 1,
     "storage": 2,
     "data": 3, "models": 3, "losses": 3, "photo_io": 3, "sharing": 3,
-    "training": 4, "inference": 4, "faces": 4, "targeting": 4,
+    "training": 4, "inference": 4, "faces": 4, "targeting": 4, "consistency": 4,
     "evaluation": 5, "baselines": 5, "toy": 5,
-    "rounds": 6, "scrubber": 6, "privacy_report": 6, "photo_job": 7,
-    "service": 7,
-    "bulk": 8,
-    "cli": 9,
+    "rounds": 6, "scrubber": 6, "privacy_report": 6,
+    "album": 7,
+    "photo_job": 8, "service": 8,
+    "bulk": 9,
+    "cli": 10,
 }
 
 

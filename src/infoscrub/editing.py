@@ -24,6 +24,9 @@ class FaceEditor(Protocol):
     device: torch.device
     can_obfuscate: bool
 
+    def codes(self, faces: torch.Tensor) -> torch.Tensor:
+        """(B, n) the model's reading of each attribute, > 0.5 = present."""
+
     def edit(self, faces: torch.Tensor, attributes: list[str], mode: str = "invert",
              strength: float = 1.0, labels: torch.Tensor | None = None) -> torch.Tensor: ...
 

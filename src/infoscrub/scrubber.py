@@ -131,6 +131,20 @@ class Scrubber:
                 raise InfoscrubError(f"unknown sharing channel {target.after!r}; choose from {', '.join(CHANNELS)}")
         return self._scrub(photo, chosen, mode, strength, wanted, aligned, target)
 
+    def locate(self, photo: Photo) -> tuple[list[Face], list[np.ndarray], list[np.ndarray]]:
+        """(the faces of a photo, left to right; their photo -> crop matrices; their crops,
+        float [0, 1] at the model's size), as the pipeline finds and cuts them."""
+        size = int(self.editor.image_size)
+        found = detect_faces(photo.rgb, self.detector)
+        matrices = [alignment_matrix(f.landmarks, str(self.editor.alignment), size) for f in found]
+        return found, matrices, [self._crop(photo.rgb, m, size) for m in matrices]
+
+    def scrub_found(self, photo: Photo, chosen: list[str], mode: str, strength: float, found: list[Face],
+                    wanted: list[int], edit: EditFn) -> tuple[Photo, dict]:
+        """The pipeline on faces already found (``locate``), edited by ``edit`` (an album edits
+        each person alike): ``wanted`` numbers the faces to edit."""
+        return self._scrub(photo, chosen, mode, strength, wanted, False, None, detected=found, edit=edit)
+
     # ------------------------------------------------------------------ the pipeline
 
     def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
@@ -153,7 +167,7 @@ class Scrubber:
             matrices = [alignment_matrix(f.landmarks, alignment, size) for f in found]
             feather = self.feather
         timings["detect"] = time.perf_counter() - clock
-        if wanted is not None and found and max(wanted) >= len(found):
+        if wanted and found and max(wanted) >= len(found):
             raise InfoscrubError(f"face {max(wanted)} was asked for but the photo has "
                                  f"{len(found)} face(s), numbered 0-{len(found) - 1}")
         # strength 0 changes nothing: no face is edited (and the report says so)

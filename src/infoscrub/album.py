@@ -1,0 +1,263 @@
+"""Album-level privacy: the photos of an album scrubbed so that each person gets one outcome.
+
+    images, report = scrub_album(scrubber, photos, ["Eyeglasses"], mode="invert")
+
+or step by step, to check and correct who is who before anything is edited:
+
+    album = find_people(scrubber, photos, names=["a.jpg", "b.jpg"])   # detect, embed, group
+    album.people()                  # who was found, in which photos
+    album.merge(0, 2); album.name(1, "Ana")
+    job = AlbumScrub(scrubber, album, ["Eyeglasses"], mode="obfuscate")
+    edited, photo_report = job.scrub(0, photos[0])    # photo by photo (any order)
+    report = job.report()           # the people, their photos, the outcome per person
+
+Faces are grouped into people by dlib's face-recognition embedding (``faces.identity``:
+average-linkage clustering cut at ``threshold``, 0.6 by default), then every face of a
+person is edited alike (``consistency``): the same target values when inverting, the same
+mixing map when obfuscating, so no photo contradicts another. The report also gives, per
+person, what an attacker believes who averages over all their photos in the album.
+
+Memory: per face, its aligned crop at the model's size (float16) and its embedding; the
+photos themselves are not kept, so a caller reading files can decode each photo twice
+(once to find the people, once to scrub) instead of holding the album in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.consistency import PersonEdits, edit_people, plan_person_edits
+from infoscrub.edit_request import check_edit_request
+from infoscrub.errors import InfoscrubError
+from infoscrub.evaluation.metrics import entropy_bits
+from infoscrub.faces.detect import Face
+from infoscrub.faces.identity import THRESHOLD, group_faces, shared_embedder
+from infoscrub.photo_io import Photo
+from infoscrub.scrubber import Scrubber, as_photo, from_model, identity_crops, to_model
+
+
+@dataclass
+class AlbumFace:
+    photo: int  # the photo's number in the album
+    index: int  # the face's number in its photo (left to right, as ``--faces`` counts)
+    face: Face
+
+
+@dataclass
+class Album:
+    """The faces of an album and who is who. Person ids stay fixed when people are merged."""
+
+    photos: list[str]
+    faces: list[AlbumFace]
+    person: np.ndarray  # (F,) person id of each face
+    crops: np.ndarray  # (F, S, S, 3) float16 in [0, 1]: the faces as the model sees them
+    embeddings: np.ndarray  # (F, 128) float32
+    threshold: float
+    names: dict[int, str] = field(default_factory=dict)
+
+    def person_id(self, key: int | str) -> int:
+        """A person by id or by the name given with ``name``."""
+        if isinstance(key, str) and not key.strip().lstrip("-").isdigit():
+            found = [p for p, n in self.names.items() if n == key]
+            if not found:
+                raise InfoscrubError(f"no person is named {key!r} in this album")
+            return found[0]
+        pid = int(key)
+        if pid not in set(self.person.tolist()):
+            raise InfoscrubError(f"the album has no person {pid}; it has {self.ids()}")
+        return pid
+
+    def ids(self) -> list[int]:
+        return list(dict.fromkeys(int(p) for p in self.person))
+
+    def merge(self, *people: int | str) -> int:
+        """Make several groups one person (the clustering split someone); returns the id kept
+        (the smallest)."""
+        ids = sorted({self.person_id(p) for p in people})
+        if len(ids) < 2:
+            raise InfoscrubError("merge needs at least two different people")
+        keep = ids[0]
+        self.person = np.where(np.isin(self.person, ids), keep, self.person)
+        name = next((self.names[p] for p in ids if p in self.names), None)
+        for p in ids:
+            self.names.pop(p, None)
+        if name is not None:
+            self.names[keep] = name
+        return keep
+
+    def name(self, person: int | str, name: str) -> None:
+        pid = self.person_id(person)
+        if not name.strip() or name.strip().lstrip("-").isdigit():
+            raise InfoscrubError(f"a person's name must be text, not {name!r}")
+        if any(n == name for p, n in self.names.items() if p != pid):
+            raise InfoscrubError(f"another person is already named {name!r}")
+        self.names[pid] = name
+
+    def faces_in(self, photo: int) -> list[int]:
+        """Row numbers of the faces of one photo, in face order."""
+        return [k for k, f in enumerate(self.faces) if f.photo == photo]
+
+    def people(self) -> list[dict[str, Any]]:
+        """Who was found: per person, their photos and faces."""
+        out = []
+        for pid in self.ids():
+            rows = np.flatnonzero(self.person == pid)
+            photos = list(dict.fromkeys(self.faces[k].photo for k in rows))
+            out.append({"person": pid, "name": self.names.get(pid), "faces": len(rows),
+                        "photos": [self.photos[p] for p in photos],
+                        "in_photos": [{"photo": self.photos[self.faces[k].photo], "face": self.faces[k].index}
+                                      for k in rows]})
+        return out
+
+
+class PeopleFinder:
+    """Reads an album photo by photo: faces, aligned crops, identity embeddings; ``album``
+    groups them."""
+
+    def __init__(self, scrubber: Scrubber, embedder: Any | None = None):
+        self.scrubber = scrubber
+        chosen = embedder if embedder is not None else scrubber.identity
+        # the scrubber's own embedder when it has one (not True/False), else dlib's (the extra)
+        self.embedder = chosen if chosen not in (None, True, False) else shared_embedder()
+        self.photos: list[str] = []
+        self.faces: list[AlbumFace] = []
+        self.crops: list[np.ndarray] = []
+        self.embeddings: list[np.ndarray] = []
+
+    def add(self, name: str, photo: Photo) -> int:
+        """Read one photo; returns the number of faces found in it."""
+        found, matrices, crops = self.scrubber.locate(photo)
+        number = len(self.photos)
+        self.photos.append(name)
+        if found:
+            size = int(self.scrubber.editor.image_size)
+            vectors = self.embedder.embed(identity_crops(photo.rgb, matrices, size),
+                                          str(self.scrubber.editor.alignment))
+            for index, (face, crop, vector) in enumerate(zip(found, crops, vectors)):
+                self.faces.append(AlbumFace(number, index, face))
+                self.crops.append(crop.astype(np.float16))
+                self.embeddings.append(np.asarray(vector, np.float32))
+        return len(found)
+
+    def skip(self, name: str) -> None:
+        """A photo that could not be read keeps its place (and has no faces)."""
+        self.photos.append(name)
+
+    def album(self, threshold: float = THRESHOLD) -> Album:
+        if not 0 < threshold < 2:
+            raise InfoscrubError(f"the grouping threshold is a face-recognition distance in (0, 2), not {threshold}")
+        size = int(self.scrubber.editor.image_size)
+        embeddings = np.stack(self.embeddings) if self.embeddings else np.zeros((0, 128), np.float32)
+        crops = np.stack(self.crops) if self.crops else np.zeros((0, size, size, 3), np.float16)
+        return Album(list(self.photos), list(self.faces), group_faces(embeddings, threshold), crops,
+                     embeddings, threshold)
+
+
+def find_people(scrubber: Scrubber, photos: Iterable[Any], names: Sequence[str] | None = None,
+                threshold: float = THRESHOLD, embedder: Any | None = None) -> Album:
+    """Every face of every photo (Photo, PIL image or RGB array), grouped into people."""
+    finder = PeopleFinder(scrubber, embedder)
+    for k, image in enumerate(photos):
+        finder.add(names[k] if names is not None else f"photo {k}", as_photo(image)[0])
+    return finder.album(threshold)
+
+
+class AlbumScrub:
+    """One person, one outcome: plans each chosen person's edit from all their faces, then
+    scrubs the album's photos one at a time with it."""
+
+    def __init__(self, scrubber: Scrubber, album: Album, attributes: str | Sequence[str],
+                 mode: str = "invert", strength: float = 1.0, people: Sequence[int | str] | None = None):
+        import torch
+
+        self.scrubber, self.album, self.mode = scrubber, album, mode
+        self.chosen = resolve_attributes(attributes, scrubber.editor.attributes)
+        self.strength = check_edit_request(mode, strength)
+        if mode == "obfuscate" and not getattr(scrubber.editor, "can_obfuscate", False):
+            raise InfoscrubError("these weights cannot obfuscate (no Stage II mixer); use --mode invert")
+        self.selected = set(album.ids()) if people is None else {album.person_id(p) for p in people}
+        rows = [k for k, pid in enumerate(album.person) if int(pid) in self.selected]
+        faces = torch.from_numpy(album.crops[rows].astype(np.float32)).permute(0, 3, 1, 2) * 2.0 - 1.0
+        self.plan: PersonEdits = plan_person_edits(scrubber.editor, faces, album.person[rows], self.chosen, mode)
+        self.judged: dict[int, dict[str, Any]] = {}  # face row -> the attacker's view, as scrubbed
+
+    def scrub(self, number: int, image: Any) -> tuple[Any, dict]:
+        """Scrub photo ``number`` of the album (the same image ``find_people`` read)."""
+        if not 0 <= number < len(self.album.photos):
+            raise InfoscrubError(f"the album has photos 0-{len(self.album.photos) - 1}, not {number}")
+        photo, back = as_photo(image)
+        rows = self.album.faces_in(number)
+        people = [int(self.album.person[k]) for k in rows]
+        wanted = [i for i, pid in enumerate(people) if pid in self.selected]
+        device = self.scrubber.device
+
+        def edit(selected: list[int], crops: list[np.ndarray]) -> list[np.ndarray]:
+            if not crops:
+                return []
+            edited = edit_people(self.scrubber.editor, to_model(crops, device),
+                                 [people[i] for i in selected], self.plan, self.strength)
+            return from_model(edited)
+
+        found = [self.album.faces[k].face for k in rows]
+        edited, report = self.scrubber.scrub_found(photo, self.chosen, self.mode, self.strength, found, wanted, edit)
+        for k, face in zip(rows, report["faces"]):
+            pid = int(self.album.person[k])
+            face["person"] = pid
+            if pid in self.album.names:
+                face["person_name"] = self.album.names[pid]
+            self.judged[k] = face.get("attacker", {})
+        report["photo"] = self.album.photos[number]
+        return back(edited), report
+
+    def report(self) -> dict[str, Any]:
+        """The album's people and the outcome per person; ``attacker_over_album``: the report
+        attacker's belief averaged over every photo of the person scrubbed so far (what an
+        attacker who collects the album sees), before and after."""
+        people = []
+        for entry in self.album.people():
+            pid = entry["person"]
+            edited = pid in self.selected
+            outcome = {}
+            if edited:
+                r = self.plan.rows([pid])[0]
+                for a in self.chosen:
+                    col = list(self.scrubber.editor.attributes).index(a)
+                    value = bool(self.plan.values[r, col] > 0.5)
+                    outcome[a] = {"read_present": round(float(self.plan.reading[r, col]), 4),
+                                  "value": "present" if value else "absent",
+                                  "shown": ("absent" if value else "present") if self.mode == "invert"
+                                  else "obfuscated (one mixing map for all their faces)"}
+            rows = [k for k in np.flatnonzero(self.album.person == pid) if k in self.judged and self.judged[k]]
+            over = {}
+            for a in self.chosen:
+                if rows and a in self.judged[rows[0]]:
+                    before = float(np.mean([self.judged[k][a]["p_before"] for k in rows]))
+                    after = float(np.mean([self.judged[k][a]["p_after"] for k in rows]))
+                    over[a] = {"photos": len(rows), "p_before": round(before, 4), "p_after": round(after, 4),
+                               "entropy_before_bits": round(entropy_bits(before), 4),
+                               "entropy_after_bits": round(entropy_bits(after), 4)}
+            people.append({**entry, "edited": edited, "outcome": outcome, "attacker_over_album": over})
+        return {"mode": self.mode, "attributes": self.chosen, "strength": self.strength,
+                "grouping": {"model": "dlib ResNet face recognition (faces.identity)",
+                             "threshold": self.album.threshold, "linkage": "average"},
+                "photos": len(self.album.photos), "faces": len(self.album.faces), "people": people}
+
+
+def scrub_album(scrubber: Scrubber, photos: Sequence[Any], attributes: str | Sequence[str], mode: str = "invert",
+                strength: float = 1.0, album: Album | None = None, people: Sequence[int | str] | None = None,
+                threshold: float = THRESHOLD, names: Sequence[str] | None = None) -> tuple[list[Any], dict]:
+    """Scrub a whole album in memory: (edited images in the input's types, album report with
+    the per-photo reports under 'photo_reports')."""
+    album = album or find_people(scrubber, photos, names, threshold)
+    if len(album.photos) != len(photos):
+        raise InfoscrubError(f"the album was read from {len(album.photos)} photos, not {len(photos)}")
+    job = AlbumScrub(scrubber, album, attributes, mode, strength, people)
+    results = [job.scrub(k, image) for k, image in enumerate(photos)]
+    report = job.report()
+    report["photo_reports"] = [r for _, r in results]
+    return [image for image, _ in results], report
