@@ -57,6 +57,21 @@ class FakeEditor:
         return torch.clamp(faces + shift, -1.0, 1.0)
 
 
+class ColourEmbedder:
+    """Stand-in for dlib's identity embedder: five times the mean colour of the crop, so a
+    tinted face is another person (distance > 0.6) and a mirrored one the same."""
+
+    def embed(self, crops, alignment):
+        return np.stack([5.0 * np.asarray(c, np.float64).reshape(-1, 3).mean(0) for c in crops])
+
+
+def tinted_astronaut() -> np.ndarray:
+    """The astronaut with half the red: 'another person' for ``ColourEmbedder``."""
+    image = astronaut().astype(np.float32)
+    image[..., 0] *= 0.5
+    return image.astype(np.uint8)
+
+
 def make_scrubber(alignment: str = "celebahq", image_size: int = 128, real_editor: bool = False):
     from infoscrub.scrubber import Scrubber
 

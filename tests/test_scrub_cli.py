@@ -135,3 +135,45 @@ def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_album_gives_each_person_one_edit_and_lists_the_people(tmp_path: Path, capsys, monkeypatch) -> None:
+    from conftest_faces import ColourEmbedder, tinted_astronaut
+
+    from infoscrub.faces import identity
+
+    monkeypatch.setattr(identity, "shared_embedder", ColourEmbedder)
+    scrubber = Scrubber.load()
+    scrubber.identity = ColourEmbedder()  # groups and checks with the stand-in
+    folder = tmp_path / "album"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(encode(astronaut()))
+    (folder / "b.png").write_bytes(encode(two_faces(), "PNG"))
+    (folder / "c.jpg").write_bytes(encode(tinted_astronaut()))
+    (folder / "d.jpg").write_bytes(encode(astronaut())[:500])  # truncated: its own error
+    out, report_path, page = tmp_path / "out", tmp_path / "r.json", tmp_path / "r.html"
+    code, stdout, err = run([folder, "--attributes", "Male", "--album", "--output", out,
+                             "--report", report_path, "--report", page], capsys)
+    assert code == 2 and "d.jpg" in err and "1 of 4 photos could not be scrubbed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.png", "c.jpg"]
+    assert "album: 2 people among 4 faces in 4 photos" in stdout
+    assert "person 0: 3 face(s) in a.jpg, b.png: Male read" in stdout
+    report = json.loads(report_path.read_text())
+    people = report["album"]["people"]
+    assert [p["faces"] for p in people] == [3, 1] and people[1]["photos"] == [str(folder / "c.jpg")]
+    assert [f["person"] for f in report["photos"][1]["faces"]] == [0, 0]
+    assert report["photos"][3]["status"] == "error"
+    assert "People in the album" in page.read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--album", "--target"], "--target does not apply"),
+    (["--album", "--faces", "0"], "--faces does not apply"),
+    (["--album-threshold", "0.5"], "--album-threshold needs --album"),
+    (["--album", "--album-threshold", "3"], "between 0 and 2"),
+])
+def test_album_options_that_clash_are_one_line_errors(tmp_path: Path, capsys, extra, message) -> None:
+    source = tmp_path / "me.png"
+    source.write_bytes(encode(astronaut(), "PNG"))
+    code, _, err = run([source, "--attributes", "Male", "--output", tmp_path / "o.png", *extra], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

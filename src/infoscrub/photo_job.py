@@ -69,42 +69,100 @@ def outcome(report: dict) -> tuple[str, str]:
     if report.get("strength") == 0:
         return "unchanged", f"{found} face(s), 0 edited (strength 0: metadata stripped only)"
     if edited == 0:
-        return "unchanged", f"{found} face(s), 0 edited (none chosen by --faces; metadata stripped only)"
+        return "unchanged", f"{found} face(s), 0 edited (none chosen by --faces or the album's people; metadata stripped only)"
     return "scrubbed", f"{found} face(s), {edited} edited"
 
 
 def scrub_file(scrubber: Scrubber, source: Path, destination: Path, options: ScrubOptions,
                data: bytes | None = None) -> PhotoResult:
     """Scrub one photo file (``data``: its bytes, when already read) into ``destination``."""
-    entry: dict[str, Any] = {"input": str(source), "output": None}
-    result = PhotoResult(entry)
+    result = PhotoResult({"input": str(source), "output": None})
     try:
-        if data is None:
-            try:
-                data = source.read_bytes()
-            except OSError as exc:
-                raise InfoscrubError(f"cannot read {source}: {exc.strerror or exc}") from None
-        entry["sha256"] = hashlib.sha256(data).hexdigest()
-        photo = result.photo = decode_photo(data, max_pixels=options.max_pixels, name=str(source))
-        check_destination_format(source, destination, photo.format)
+        photo = read_photo(result, source, destination, options, data)
         edited, report = scrubber.scrub_photo(photo, options.attributes, mode=options.mode,
                                               strength=options.strength, faces=options.faces,
                                               aligned=options.aligned, target=options.target)
-        entry.update(report)
-        if report["faces_found"] == 0 and not options.copy_faceless:
-            entry["status"] = "no_face"
-            entry["message"] = "no face found: nothing written (--copy-faceless copies it clean)"
-            return result
-        write_bytes_atomic(encode_photo(edited), destination, force=options.force)
-        result.edited = edited
-        entry["output"] = str(destination)
-        entry["status"], entry["message"] = outcome(report)
+        write_photo(result, edited, report, destination, options)
     except Exception as exc:  # one photo's problem is its entry's, never the whole run's
-        if not isinstance(exc, InfoscrubError):
-            if os.environ.get("INFOSCRUB_DEBUG"):  # a bug: its traceback on request
-                traceback.print_exc()
-            exc = InfoscrubError(f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
-        entry["status"] = "error"
-        entry["message"] = entry["error"] = str(exc)
-        result.error = exc
+        failed(result, exc)
     return result
+
+
+def scrub_album_files(scrubber: Scrubber, pairs: list[tuple[Path, Path]], options: ScrubOptions,
+                      threshold: float | None = None, people: list[int | str] | None = None
+                      ) -> tuple[list[PhotoResult], dict[str, Any]]:
+    """Scrub photo files as one album (``infoscrub.album``): a first pass finds and groups
+    the people, a second scrubs and writes each photo, so the album is never all in memory.
+    A photo that cannot be read is its entry's error and has no faces in the album."""
+    from infoscrub.album import AlbumScrub, PeopleFinder
+    from infoscrub.faces.identity import THRESHOLD
+
+    if options.target is not None or options.faces is not None or options.aligned:
+        raise InfoscrubError("an album edits every person alike: --target, --faces and --aligned do not apply")
+    finder = PeopleFinder(scrubber)
+    results: list[PhotoResult] = []
+    digests: list[str | None] = []
+    for source, destination in pairs:
+        result = PhotoResult({"input": str(source), "output": None})
+        try:
+            photo = read_photo(result, source, destination, options)
+            finder.add(str(source), photo)
+        except Exception as exc:
+            failed(result, exc)
+            finder.skip(str(source))
+        results.append(result)
+        digests.append(result.entry.get("sha256"))
+    album = finder.album(THRESHOLD if threshold is None else threshold)
+    job = AlbumScrub(scrubber, album, options.attributes, options.mode, options.strength, people)
+    for number, ((source, destination), result) in enumerate(zip(pairs, results)):
+        if result.error is not None:
+            continue
+        try:
+            data = source.read_bytes()
+            if hashlib.sha256(data).hexdigest() != digests[number]:
+                raise InfoscrubError(f"{source} changed while the album was being scrubbed")
+            photo = result.photo = decode_photo(data, max_pixels=options.max_pixels, name=str(source))
+            edited, report = job.scrub(number, photo)
+            write_photo(result, edited, report, destination, options)
+        except Exception as exc:
+            failed(result, exc)
+    return results, job.report()
+
+
+def read_photo(result: PhotoResult, source: Path, destination: Path, options: ScrubOptions,
+               data: bytes | None = None) -> Photo:
+    """Read and decode a photo, its digest into the entry; refuse a misleading output name."""
+    if data is None:
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise InfoscrubError(f"cannot read {source}: {exc.strerror or exc}") from None
+    result.entry["sha256"] = hashlib.sha256(data).hexdigest()
+    photo = result.photo = decode_photo(data, max_pixels=options.max_pixels, name=str(source))
+    check_destination_format(source, destination, photo.format)
+    return photo
+
+
+def write_photo(result: PhotoResult, edited: Photo, report: dict, destination: Path, options: ScrubOptions) -> None:
+    """Write the scrubbed photo (not a faceless one unless asked) and say what happened."""
+    entry = result.entry
+    entry.update(report)
+    if report["faces_found"] == 0 and not options.copy_faceless:
+        entry["status"] = "no_face"
+        entry["message"] = "no face found: nothing written (--copy-faceless copies it clean)"
+        return
+    write_bytes_atomic(encode_photo(edited), destination, force=options.force)
+    result.edited = edited
+    entry["output"] = str(destination)
+    entry["status"], entry["message"] = outcome(report)
+
+
+def failed(result: PhotoResult, exc: Exception) -> None:
+    """A photo's problem as its entry's status (a bug as a one-line internal error)."""
+    if not isinstance(exc, InfoscrubError):
+        if os.environ.get("INFOSCRUB_DEBUG"):  # a bug: its traceback on request
+            traceback.print_exc()
+        exc = InfoscrubError(f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+    result.entry["status"] = "error"
+    result.entry["message"] = result.entry["error"] = str(exc)
+    result.error = exc

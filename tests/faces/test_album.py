@@ -6,27 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_faces import astronaut, make_scrubber, two_faces
+from conftest_faces import ColourEmbedder, astronaut, make_scrubber, tinted_astronaut, two_faces
 
 from infoscrub.album import AlbumScrub, find_people, scrub_album
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces import identity as faces_identity
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba_aligned_sample"
-
-
-class ColourEmbedder:
-    """Stand-in for dlib's embedder: five times the mean colour of the crop, so a tinted face
-    is another person (distance > 0.6) and a mirrored one the same."""
-
-    def embed(self, crops, alignment):
-        return np.stack([5.0 * np.asarray(c, np.float64).reshape(-1, 3).mean(0) for c in crops])
-
-
-def tinted() -> np.ndarray:
-    image = astronaut().astype(np.float32)
-    image[..., 0] *= 0.5
-    return image.astype(np.uint8)
 
 
 @pytest.fixture()
@@ -36,7 +22,7 @@ def scrubber():
 
 @pytest.fixture()
 def photos():
-    return [astronaut(), two_faces(), tinted()]
+    return [astronaut(), two_faces(), tinted_astronaut()]
 
 
 def test_faces_are_grouped_into_people_with_their_photos(scrubber, photos):

@@ -66,6 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     scrub.add_argument("--no-identity", action="store_true",
                        help="skip the check that each edited face is still the same person (it runs when "
                        "the extra infoscrub[identity] is installed; about 0.12 s a face)")
+    scrub.add_argument("--album", action="store_true",
+                       help="treat the photos as one album: group the faces into people by face recognition "
+                       "(needs infoscrub[identity]) and give each person the same edit in every photo (the same "
+                       "values shown when inverting, the same mixing when obfuscating), so no photo contradicts "
+                       "another; the report lists the people, their photos and the outcome per person")
+    scrub.add_argument("--album-threshold", type=float, default=None, metavar="D",
+                       help="face-recognition distance below which two faces are one person (default 0.6)")
     scrub.add_argument("--max-megapixels", type=float, default=120.0,
                        help="refuse larger photos (default 120)")
     scrub.set_defaults(handler=run_scrub)
@@ -117,13 +124,14 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
     from infoscrub.photo_io import write_bytes_atomic
-    from infoscrub.photo_job import ScrubOptions, scrub_file
+    from infoscrub.photo_job import ScrubOptions, scrub_album_files, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
 
     if not parse_attribute_list(args.attributes):
         raise InfoscrubError("--attributes is empty; give at least one name")
     parse_face_indices(args.faces)  # fail on a typo before loading anything
     target = target_from_args(args)
+    check_album_args(args)
     strength = 1.0 if args.strength is None else args.strength
     jobs = plan_jobs(args.inputs, args.output)
     for report_path in args.report:
@@ -136,6 +144,10 @@ def run_scrub(args: argparse.Namespace) -> int:
         if existing:
             raise InfoscrubError(f"{existing[0]} already exists; use --force to replace it")
     max_pixels = int(args.max_megapixels * 1e6)
+    if args.album:
+        from infoscrub.faces.identity import shared_embedder
+
+        shared_embedder()  # the grouping needs the identity extra: say so before any work
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device,
                              identity=False if args.no_identity else None)
     attributes = resolve_attributes(args.attributes, scrubber.attributes)
@@ -146,8 +158,13 @@ def run_scrub(args: argparse.Namespace) -> int:
     entries: list[dict] = []
     failures: list[str] = []
     faceless: list[str] = []
-    for job in jobs:
-        result = scrub_file(scrubber, job.source, job.destination, options)
+    album = None
+    if args.album:
+        results, album = scrub_album_files(scrubber, [(j.source, j.destination) for j in jobs], options,
+                                           threshold=args.album_threshold)
+    else:  # photo by photo, each written before the next is read
+        results = (scrub_file(scrubber, job.source, job.destination, options) for job in jobs)
+    for job, result in zip(jobs, results):
         entry = result.entry
         if result.error is not None:
             if len(jobs) == 1:
@@ -174,13 +191,15 @@ def run_scrub(args: argparse.Namespace) -> int:
                              "after": preview_data_url(result.edited.rgb) if result.edited else None})
         entries.append(entry)
 
+    if album is not None:
+        print_people(album)
     for report_path in args.report:
         if is_html(report_path):
             from infoscrub.privacy_report import render_html
 
-            text = render_html(previews)
+            text = render_html(previews, album)
         else:
-            text = json.dumps({"photos": entries}, indent=2) + "\n"
+            text = json.dumps({"photos": entries, **({"album": album} if album else {})}, indent=2) + "\n"
         write_bytes_atomic(text.encode("utf-8"), report_path, force=args.force)
     if failures:
         raise InfoscrubError(f"{len(failures)} of {len(jobs)} photos could not be scrubbed "
@@ -190,6 +209,34 @@ def run_scrub(args: argparse.Namespace) -> int:
                           f"for {'it' if len(faceless) == 1 else 'them'} (first: {faceless[0]}); "
                           "--copy-faceless writes them with their metadata stripped")
     return 0
+
+
+def check_album_args(args: argparse.Namespace) -> None:
+    """--album edits people, not faces one by one: the options that choose per face clash."""
+    if not args.album:
+        if args.album_threshold is not None:
+            raise InfoscrubError("--album-threshold needs --album")
+        return
+    clashing = [flag for flag, on in (("--target", args.target), ("--faces", args.faces is not None),
+                                      ("--aligned", args.aligned)) if on]
+    if clashing:
+        raise InfoscrubError(f"--album gives every person one edit across the photos; {clashing[0]} does not "
+                             "apply to it")
+    if args.album_threshold is not None and not 0 < args.album_threshold < 2:
+        raise InfoscrubError("--album-threshold is a face-recognition distance between 0 and 2 (default 0.6)")
+
+
+def print_people(album: dict) -> None:
+    """One line per person of the album: their photos and what every photo of them shows."""
+    print(f"album: {len(album['people'])} people among {album['faces']} faces in {album['photos']} photos "
+          f"(face-recognition distance < {album['grouping']['threshold']})")
+    for person in album["people"]:
+        photos = ", ".join(Path(p).name for p in person["photos"])
+        if person["edited"]:
+            done = "; ".join(f"{a} read {o['value']}, shown {o['shown']}" for a, o in person["outcome"].items())
+        else:
+            done = "not edited"
+        print(f"  person {person['person']}: {person['faces']} face(s) in {photos}: {done}")
 
 
 def target_from_args(args: argparse.Namespace):

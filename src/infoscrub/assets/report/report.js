@@ -88,7 +88,8 @@ function beliefRow(name, before, after) {
 
 function faceCard(report, face) {
   const card = el("section", {className: "face"});
-  card.append(el("h3", {}, `Face ${face.index}` + (face.edited ? "" : " (not edited)")));
+  const who = face.person === undefined ? "" : ` — ${face.person_name || "person " + face.person}`;
+  card.append(el("h3", {}, `Face ${face.index}${who}` + (face.edited ? "" : " (not edited)")));
   if (face.identity) {
     const id = face.identity;
     card.append(el("p", {className: id.same_person ? "identity kept" : "identity lost"},
