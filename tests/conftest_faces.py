@@ -73,9 +73,8 @@ def tinted_astronaut() -> np.ndarray:
 
 
 def make_scrubber(alignment: str = "celebahq", image_size: int = 128, real_editor: bool = False):
-    from infoscrub.scrubber import Scrubber
-
     from infoscrub.inference import Attacker, Editor
+    from infoscrub.scrubber import Scrubber
 
     editor_cls = Editor if real_editor else FakeEditor
     attacker_cls = Attacker

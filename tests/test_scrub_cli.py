@@ -17,7 +17,6 @@ import infoscrub.cli as cli
 from infoscrub.scrubber import Scrubber
 
 
-
 @pytest.fixture(autouse=True)
 def scrub_command(monkeypatch):
     """Small models stand in for the bundled ones."""

@@ -231,14 +231,14 @@ class AlbumScrub:
                     outcome[a] = {"read_present": round(float(self.plan.reading[r, col]), 4),
                                   "value": "present" if value else "absent",
                                   "shown": ("absent" if value else "present") if self.mode == "invert"
-                                  else "obfuscated (one mixing map for all their faces)"}
+                                  else "obfuscated"}
             rows = [k for k in np.flatnonzero(self.album.person == pid) if k in self.judged and self.judged[k]]
             over = {}
             for a in self.chosen:
                 if rows and a in self.judged[rows[0]]:
                     before = float(np.mean([self.judged[k][a]["p_before"] for k in rows]))
                     after = float(np.mean([self.judged[k][a]["p_after"] for k in rows]))
-                    over[a] = {"photos": len(rows), "p_before": round(before, 4), "p_after": round(after, 4),
+                    over[a] = {"faces": len(rows), "p_before": round(before, 4), "p_after": round(after, 4),
                                "entropy_before_bits": round(entropy_bits(before), 4),
                                "entropy_after_bits": round(entropy_bits(after), 4)}
             people.append({**entry, "edited": edited, "outcome": outcome, "attacker_over_album": over})

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_faces import ColourEmbedder, astronaut, make_scrubber, tinted_astronaut, two_faces
+from conftest_faces import (
+    ColourEmbedder,
+    astronaut,
+    make_scrubber,
+    tinted_astronaut,
+    two_faces,
+)
 
 from infoscrub.album import AlbumScrub, find_people, scrub_album
 from infoscrub.errors import InfoscrubError
@@ -60,7 +66,7 @@ def test_every_face_of_a_person_gets_the_same_values_and_mixing(scrubber, photos
         assert first["outcome"]["Male"]["shown"] == ("absent" if value == "present" else "present")
     over = first["attacker_over_album"]["Male"]
     faces_a = [f for r in report["photo_reports"] for f in r["faces"] if f["person"] == 0]
-    assert over["photos"] == 3
+    assert over["faces"] == 3
     assert over["p_after"] == pytest.approx(np.mean([f["attacker"]["Male"]["p_after"] for f in faces_a]), abs=1e-4)
     assert [f["person"] for f in report["photo_reports"][1]["faces"]] == [0, 0]
     assert report["grouping"]["threshold"] == 0.6 and report["people"][1]["photos"] == ["photo 2"]

@@ -229,14 +229,18 @@ def check_album_args(args: argparse.Namespace) -> None:
 def print_people(album: dict) -> None:
     """One line per person of the album: their photos and what every photo of them shows."""
     print(f"album: {len(album['people'])} people among {album['faces']} faces in {album['photos']} photos "
-          f"(face-recognition distance < {album['grouping']['threshold']})")
+          f"(face-recognition distance < {album['grouping']['threshold']}); each person has one edit in every "
+          + ("photo: the same values shown" if album["mode"] == "invert" else "photo: one mixing map"))
     for person in album["people"]:
         photos = ", ".join(Path(p).name for p in person["photos"])
         if person["edited"]:
             done = "; ".join(f"{a} read {o['value']}, shown {o['shown']}" for a, o in person["outcome"].items())
         else:
             done = "not edited"
-        print(f"  person {person['person']}: {person['faces']} face(s) in {photos}: {done}")
+        over = "; ".join(f"{a} p {v['p_before']:.2f} -> {v['p_after']:.2f}"
+                         for a, v in person["attacker_over_album"].items())
+        print(f"  person {person['person']}: {person['faces']} face(s) in {photos}: {done}"
+              + (f" (attacker averaged over their {person['faces']} face(s): {over})" if over else ""))
 
 
 def target_from_args(args: argparse.Namespace):
