@@ -484,3 +484,29 @@ def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_do
     summary = summarise(col)["per_attribute"]["Male"]["identity"]
     assert summary["label_free"]["verified"] == 1.0 and summary["label_free"]["distance"] < 0.2
     assert summary["different_person"]["verified"] <= 1 / 6 and summary["different_person"]["distance"] > 0.6
+
+
+def test_evaluate_album_runs_the_multi_photo_attacker(tmp_path, monkeypatch, celeba_folder, capsys):
+    import synthetic
+
+    monkeypatch.delenv(ENV_WEIGHTS, raising=False)
+    usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
+    _save_models(tmp_path, usable[:3])
+    people = synthetic.make_celeba_folder(tmp_path / "people", n=40, size=128, seed=1)
+    (people / "identity_CelebA.txt").write_text("".join(f"{i + 1:06d}.jpg {i % 4}\n" for i in range(40)))
+    main = _cli_main(monkeypatch)
+    out = tmp_path / "eval_album"
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
+               "--data", str(celeba_folder), "--out", str(out), "--per-attribute", "2", "--attributes", usable[0],
+               "--device", "cpu", "--quiet", "--album", str(people), "--album-draws", "5"])
+    assert rc == 0
+    album = json.loads((out / "metrics.json").read_text())["album"]
+    assert album["people"] == 4 and album["faces"] == 40 and album["ks"] == [1, 3, 10]
+    assert album["conditions"] == ["original", "per_photo_invert", "album_invert", "per_photo_obfuscate",
+                                   "album_obfuscate"]
+    for condition in album["conditions"]:
+        entry = album["mean"][condition]["k"]["10"]
+        assert 0.0 <= entry["accuracy"] <= 1.0 and 0.0 <= entry["entropy_bits"] <= 1.0
+        assert album["mean"][condition]["contradicting"] is not None
+    assert "## The multi-photo attacker" in (out / "report.md").read_text()
+    assert "album attacker, accuracy over 10 photos: original" in capsys.readouterr().out

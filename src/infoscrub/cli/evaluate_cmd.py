@@ -39,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also check that edited faces are still the same person, on the first N faces "
                    "of each attribute (default 100; about 60 ms a face on a CPU core; needs the extra "
                    "infoscrub[identity])")
+    p.add_argument("--album", metavar="FOLDER",
+                   help="also run the multi-photo attacker: a CelebA-format folder with an identity file "
+                   "(identity_CelebA.txt), e.g. ../shared/data/celeba_aligned_sample; the adversary's belief "
+                   "averaged over k = 1, 3, 10 photos of a person, photo-by-photo against album scrubbing")
+    p.add_argument("--album-draws", type=int, default=50, metavar="N",
+                   help="random choices of k photos per person (default 50)")
     p.set_defaults(handler=run_evaluate)
 
 
@@ -63,13 +69,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     editor = load_editor(args.checkpoint, device)
     attacker = Attacker.load(args.adversary, device)
     attributes = parse_attribute_list(args.attributes) if args.attributes else None
+    if args.album_draws < 1:
+        raise InfoscrubError("--album-draws must be at least 1")
     image_set = load_image_set(args.data, args.split, editor.image_size, editor.alignment)
+    album = None
+    if args.album:
+        from infoscrub.evaluation.people import load_people
+
+        album = load_people(args.album, editor.alignment, editor.image_size)
     metrics = run_evaluation(
         editor, attacker, image_set, args.out, attributes=attributes, per_attribute=args.per_attribute,
         seed=args.seed, batch_size=args.batch_size, fid_weights=args.fid_weights,
         progress=not args.quiet, checkpoint=args.checkpoint, adversary=args.adversary,
         data={"root": str(args.data)}, log=lambda s: print(s, file=sys.stderr), channels=channels,
-        identity_faces=args.identity)
+        identity_faces=args.identity, album=album, album_draws=args.album_draws)
 
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}"
@@ -77,6 +90,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     shared = "".join(f"  after {c} {fmt(v)}" for c, v in metrics.get("privacy_shared", {}).items())
     same = metrics["mean"].get("identity") or {}
     kept = f"  same person {fmt((same.get('label_free') or {}).get('verified'))}" if same else ""
+    if "album" in metrics:
+        top = str(max(metrics["album"]["ks"]))
+        print("album attacker, accuracy over " + top + " photos: " + ", ".join(
+            f"{name} {fmt(entry['k'][top]['accuracy'])}" for name, entry in metrics["album"]["mean"].items()))
     print(f"privacy {fmt(metrics['privacy'])}{shared}  utility {fmt(metrics['utility'])}{kept}  "
           f"fid {fmt(metrics['fid'])}  -> {args.out}/report.md")
     return 0

@@ -32,6 +32,7 @@ class PeopleFaces:
     attribute_names: list[str]
     alignment: str
     missed: list[str]  # images where no face was found
+    source: str = ""  # the folder they came from
 
     def __len__(self) -> int:
         return len(self.names)
@@ -65,5 +66,6 @@ def load_people(folder: str | Path, alignment: str, size: int, limit: int | None
                        names=[index.names[rows[k]] for k in kept],
                        people=np.array([identities[index.names[rows[k]]] for k in kept]),
                        labels=index.labels[[rows[k] for k in kept]], attribute_names=list(index.attribute_names),
-                       alignment=alignment, missed=[index.names[rows[k]] for k, c in enumerate(crops) if c is None])
+                       alignment=alignment, missed=[index.names[rows[k]] for k, c in enumerate(crops) if c is None],
+                       source=str(folder))
 

@@ -509,10 +509,12 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                    checkpoint: str | Path | None = None, adversary: str | Path | None = None,
                    data: dict[str, Any] | None = None,
                    log: Callable[[str], None] | None = None, channels: tuple[str, ...] = (),
-                   identity_faces: int | None = None) -> dict[str, Any]:
+                   identity_faces: int | None = None, album: Any = None, album_draws: int = 50
+                   ) -> dict[str, Any]:
     """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``.
     ``identity_faces``: also check identity on that many faces per attribute (needs the
-    identity extra)."""
+    identity extra). ``album``: faces of known people (``evaluation.people.PeopleFaces``)
+    for the multi-photo attacker (``evaluation.album``)."""
     import json
 
     from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
@@ -550,6 +552,14 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                        "images_per_second": n_edited / elapsed if elapsed > 0 else None,
                        "device": str(editor.device)},
     }
+    if album is not None:
+        from infoscrub.evaluation.album import evaluate_album
+
+        album_start = time.perf_counter()
+        metrics["album"] = {**evaluate_album(editor, attacker, album, list(col.attributes), draws=album_draws,
+                                             seed=seed, batch_size=batch_size),
+                            "data": album.source, "missed": len(album.missed)}
+        metrics["seconds"]["album"] = time.perf_counter() - album_start
     fig_start = time.perf_counter()
     figures = write_figures(col, out)
     metrics["figures"] = [str(p.relative_to(out)) for p in figures]

@@ -258,6 +258,9 @@ def render_report(m: dict[str, Any]) -> str:
     for metric in METRICS.values():
         if metric.report is not None:
             lines += metric.report(m)
+    from infoscrub.evaluation.album import album_section
+
+    lines += album_section(m)
     lines += ["## FID", ""]
     if m.get("fid") is None:
         lines += [metric_at(m, "fid_info", "message") or FID_SKIPPED, ""]
