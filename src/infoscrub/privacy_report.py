@@ -41,48 +41,23 @@ def preview_data_url(rgb: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def people_section(album: dict[str, Any]) -> str:
-    """The people of an album (``infoscrub.album``'s report) as a table: their photos, the
-    outcome per person, and what an attacker believes who averages over all their photos."""
-    rows = []
-    for person in album["people"]:
-        who = html.escape(person.get("name") or f"person {person['person']}")
-        photos = ", ".join(html.escape(Path(p).name) for p in person["photos"])
-        if person["edited"]:
-            outcome = "; ".join(f"{html.escape(a)}: read {html.escape(o['value'])}, shown {html.escape(o['shown'])}"
-                                for a, o in person["outcome"].items())
-        else:
-            outcome = "not edited"
-        over = "; ".join(f"{html.escape(a)} p {v['p_before']:.2f} &rarr; {v['p_after']:.2f}"
-                         for a, v in person["attacker_over_album"].items()) or "&ndash;"
-        rows.append(f"<tr><td>{who}</td><td>{person['faces']}</td><td>{photos}</td><td>{outcome}</td>"
-                    f"<td>{over}</td></tr>")
-    grouping = album["grouping"]
-    return ('<section class="item"><h2>People in the album</h2>'
-            f'<p class="muted">{len(album["people"])} people among {album["faces"]} faces in {album["photos"]} '
-            f"photos, grouped by face recognition (distance below {grouping['threshold']}). Every face of a "
-            "person got the same edit, so no photo contradicts another. The last column is the attacker's "
-            "belief averaged over all the person's photos, before &rarr; after.</p>"
-            "<table><thead><tr><th>Person</th><th>Faces</th><th>Photos</th><th>Outcome</th>"
-            "<th>Attacker over the album</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")
-
-
 def render_html(items: list[dict[str, Any]], album: dict[str, Any] | None = None) -> str:
     """``items``: {"title", "report" (Scrubber's), "before", "after" (data URLs or None),
     "status"} per photo; ``album``: an album's report (its people come first)."""
     assets = report_assets_dir()
-    data = json.dumps(items).replace("</", "<\\/")  # no "</script>" can end the data early
+    data = json.dumps({"items": items, "album": album}).replace("</", "<\\/")  # no "</script>" can end the data early
     sections = "\n".join(
         f'<section class="item"><h2>{html.escape(item["title"])}</h2>'
         f'<p class="muted">{html.escape(item.get("status") or "")}</p><div class="report" data-index="{i}"></div></section>'
         for i, item in enumerate(items))
-    if album is not None:
-        sections = people_section(album) + "\n" + sections
-    boot = ('const items = JSON.parse(document.getElementById("data").textContent);\n'
+    if album is not None:  # the people first; report.js draws them from the data
+        sections = '<section class="item album"></section>\n' + sections
+    boot = ('const {items, album} = JSON.parse(document.getElementById("data").textContent);\n'
             'document.querySelectorAll(".report").forEach((node) => {\n'
             '  const item = items[Number(node.dataset.index)];\n'
             '  if (item.report && item.report.faces) renderScrubReport(node, item.report, item.before, item.after);\n'
-            '});')
+            '});\n'
+            'if (album) renderAlbumPeople(document.querySelector(".album"), album);')
     return f"""<!doctype html>
 <html lang="en">
 <head>

@@ -50,3 +50,18 @@ def server_url():
     limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_waiting=8)
     with serving(create_app(make_scrubber(), limits)) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def album_server_url():
+    """A server whose scrubber groups faces with the stand-in embedder (albums of 3 at most)."""
+    from conftest_faces import ColourEmbedder, make_scrubber
+
+    from infoscrub.service.app import ServiceLimits, create_app
+
+    scrubber = make_scrubber()
+    scrubber.identity = ColourEmbedder()
+    limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_album_photos=3,
+                           max_album_bytes=5 * 2**20)
+    with serving(create_app(scrubber, limits)) as url:
+        yield url

@@ -98,3 +98,50 @@ def test_the_html_report_file_draws_itself_offline(tmp_path: Path, browser_page,
     assert all(url.startswith(("file:", "data:")) for url in page.fetched)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.json").is_file()
+
+
+def test_several_photos_are_scrubbed_as_an_album(album_server_url: str, tmp_path: Path, browser_page) -> None:
+    from conftest_faces import astronaut, tinted_astronaut
+
+    page = browser_page
+    paths = []
+    for name, image in (("a.jpg", astronaut()), ("b.jpg", two_faces()), ("c.jpg", tinted_astronaut())):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(encode(image, "JPEG"))
+    page.goto(f"{album_server_url}/")
+    page.wait_for_selector("input[name=attribute][value=Male]")
+    assert page.is_visible("#album-note")
+    page.set_input_files("#photo", [str(p) for p in paths])
+    page.click("#submit")
+    page.wait_for_selector("#status:text-is('Done.')", timeout=60_000)
+    assert page.is_visible("#album-result") and page.is_hidden("#result")
+    assert page.locator("#people tbody tr").count() == 2
+    assert "a.jpg, b.jpg" in page.text_content("#people tbody tr:first-child")
+    assert page.locator("#album-photos .face").count() == 4
+    assert page.locator("#album-photos a[download]").count() == 3
+    assert page.csp_errors == []
+
+
+def test_the_album_report_file_lists_the_people(tmp_path: Path, browser_page, monkeypatch) -> None:
+    from conftest_faces import ColourEmbedder, astronaut, tinted_astronaut
+
+    import infoscrub.cli as cli
+    from infoscrub.faces import identity
+    from infoscrub.scrubber import Scrubber
+
+    scrubber = make_scrubber()
+    scrubber.identity = ColourEmbedder()
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: scrubber))
+    monkeypatch.setattr(identity, "shared_embedder", ColourEmbedder)
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for name, image in (("a.jpg", astronaut()), ("b.jpg", two_faces()), ("c.jpg", tinted_astronaut())):
+        (folder / name).write_bytes(encode(image, "JPEG"))
+    report = tmp_path / "album.html"
+    assert cli.main(["scrub", str(folder), "--album", "--attributes", "Male", "--output", str(tmp_path / "out"),
+                     "--report", str(report)]) == 0
+    page = browser_page
+    page.goto(report.as_uri())
+    page.wait_for_selector(".album table")
+    assert page.locator(".album tbody tr").count() == 2
+    assert page.locator(".face").count() == 4

@@ -65,6 +65,8 @@ class ServiceLimits:
     body_deadline_s: float = 120.0  # the whole body must have arrived by then: 408
     spool_memory_bytes: int = 256 * 1024  # of one upload kept in memory; the rest on disk
     spool_memory_total: int = 8 * 1024 * 1024  # the same across all uploads at once
+    max_album_photos: int = 12  # photos in one album upload (each under max_upload_bytes)
+    max_album_bytes: int = 60 * 1024 * 1024  # the whole album upload
 
 
 class ServiceError(Exception):
@@ -297,6 +299,7 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
                 "alignment": scrubber.editor.alignment,
                 "image_size": int(scrubber.editor.image_size),
                 "attacker": scrubber.attacker is not None,
+                "album": album_available(scrubber),
                 "limits": asdict(limits)}
 
     @app.post("/v1/scrub")
@@ -320,20 +323,41 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
         return JSONResponse({"report": report, "media_type": media_type,
                              "image": base64.b64encode(data).decode("ascii")})
 
+    @app.post("/v1/album")
+    async def album(request: Request) -> Response:
+        """Several photos as one album: every person gets one edit in all of them."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ServiceError(415, "send the photos as multipart/form-data with 'photos' fields")
+        body = await receive_body(request, limits, budget, limits.max_album_bytes)
+        try:
+            form = await parse_form(request, body, limits, limits.max_album_photos)
+        finally:
+            body.release()
+        try:
+            fields = read_album_fields(form, limits)
+            photos, report = await gate.run(scrub_album_upload, scrubber, limits, fields)
+        finally:
+            await form.close()
+        return JSONResponse({"album": report, "photos": [
+            {"name": name, "media_type": media_type, "image": base64.b64encode(data).decode("ascii"),
+             "report": photo_report} for name, data, media_type, photo_report in photos]})
+
     return app
 
 
-async def receive_body(request: Request, limits: ServiceLimits, budget: MemoryBudget
-                       ) -> BodySpool:
+async def receive_body(request: Request, limits: ServiceLimits, budget: MemoryBudget,
+                       upload_limit: int | None = None) -> BodySpool:
     """The body, spooled as it arrives; refused as soon as it passes the upload limit
-    (declared or actual) and when the client stalls or takes too long."""
-    limit = limits.max_upload_bytes + FORM_OVERHEAD
+    (declared or actual; ``upload_limit``, default one photo's) and when the client stalls
+    or takes too long."""
+    upload_limit = limits.max_upload_bytes if upload_limit is None else upload_limit
+    limit = upload_limit + FORM_OVERHEAD
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ServiceError(400, "bad Content-Length header", {"Connection": "close"})
         if int(declared) > limit:
-            raise too_large(limits.max_upload_bytes)
+            raise too_large(upload_limit)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.body_deadline_s
     chunks = request.stream()
@@ -349,7 +373,7 @@ async def receive_body(request: Request, limits: ServiceLimits, budget: MemoryBu
             if chunk is None:
                 return body
             if body.size + len(chunk) > limit:
-                raise too_large(limits.max_upload_bytes)
+                raise too_large(upload_limit)
             body.write(chunk)
     except ClientDisconnect:
         body.release()
@@ -359,14 +383,28 @@ async def receive_body(request: Request, limits: ServiceLimits, budget: MemoryBu
         raise
 
 
-async def parse_form(request: Request, body: BodySpool, limits: ServiceLimits) -> FormData:
-    parser = MultiPartParser(request.headers, body.chunks(), max_files=1, max_fields=8,
+async def parse_form(request: Request, body: BodySpool, limits: ServiceLimits, max_files: int = 1) -> FormData:
+    parser = MultiPartParser(request.headers, body.chunks(), max_files=max_files, max_fields=8,
                              max_part_size=FORM_OVERHEAD)
     parser.spool_max_size = limits.spool_memory_bytes  # the photo part: the rest on disk
     try:
         return await parser.parse()
     except Exception as exc:  # noqa: BLE001 (malformed multipart: exception types vary)
+        if "Too many files" in str(exc):
+            raise ServiceError(413, f"one request takes at most {max_files} photo(s)") from None
         raise ServiceError(400, f"malformed form data: {' '.join(str(exc).split())}") from None
+
+
+def read_edit_fields(form: FormData) -> tuple[str, str, float]:
+    """(attributes, mode, strength) of a scrub or album form."""
+    attributes = str(form.get("attributes") or "").strip()
+    if not attributes:
+        raise ServiceError(400, "missing 'attributes' (comma-separated names)")
+    try:
+        strength = float(str(form.get("strength") or "1"))
+    except ValueError:
+        raise ServiceError(400, "'strength' must be a number between 0 and 1") from None
+    return attributes, str(form.get("mode") or "invert"), strength
 
 
 def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
@@ -375,13 +413,7 @@ def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
         raise ServiceError(400, "missing the 'photo' file field")
     if (upload.size or 0) > limits.max_upload_bytes:
         raise too_large(limits.max_upload_bytes)
-    attributes = str(form.get("attributes") or "").strip()
-    if not attributes:
-        raise ServiceError(400, "missing 'attributes' (comma-separated names)")
-    try:
-        strength = float(str(form.get("strength") or "1"))
-    except ValueError:
-        raise ServiceError(400, "'strength' must be a number between 0 and 1") from None
+    attributes, mode, strength = read_edit_fields(form)
     response = str(form.get("response") or "json")
     if response not in ("json", "image"):
         raise ServiceError(400, "'response' must be 'json' or 'image'")
@@ -390,23 +422,71 @@ def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
         after = str(form.get("target_after") or "").strip() or None
         target = Target(after=after)
     return {"photo": upload.file, "attributes": attributes,
-            "mode": str(form.get("mode") or "invert"), "strength": strength, "target": target,
+            "mode": mode, "strength": strength, "target": target,
             "faces": str(form.get("faces") or "").strip() or None, "response": response}
+
+
+def album_available(scrubber: Scrubber) -> bool:
+    """Albums group faces by face recognition: the scrubber's embedder or the identity extra."""
+    from infoscrub.faces import identity
+
+    return scrubber.identity not in (None, True, False) or identity.available()
+
+
+def read_album_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
+    uploads = [u for u in form.getlist("photos") if isinstance(u, UploadFile)]
+    if not uploads:
+        raise ServiceError(400, "missing the 'photos' file fields (one per photo of the album)")
+    if len(uploads) > limits.max_album_photos:
+        raise ServiceError(413, f"an album takes at most {limits.max_album_photos} photos")
+    for upload in uploads:
+        if (upload.size or 0) > limits.max_upload_bytes:
+            raise too_large(limits.max_upload_bytes)
+    attributes, mode, strength = read_edit_fields(form)
+    names = [Path(u.filename or f"photo {k}").name for k, u in enumerate(uploads)]
+    return {"photos": [u.file for u in uploads], "names": names, "attributes": attributes,
+            "mode": mode, "strength": strength}
+
+
+def decode_upload(file: Any, limits: ServiceLimits, name: str):
+    """An uploaded photo decoded, or the HTTP error that says why it cannot be."""
+    file.seek(0)
+    try:
+        return decode_photo(file.read(), max_pixels=limits.max_pixels, name=name)
+    except PhotoTooLarge as exc:
+        raise ServiceError(413, str(exc)) from None
+    except NotAPhoto as exc:
+        raise ServiceError(415, str(exc)) from None
+
+
+def scrub_album_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, Any]
+                       ) -> tuple[list[tuple[str, bytes, str, dict]], dict]:
+    """The album in two passes (find the people, then scrub), each photo decoded when it is
+    needed, so only one is decoded at a time; the scrubbed photos come back encoded."""
+    from infoscrub.album import AlbumScrub, PeopleFinder
+
+    try:
+        finder = PeopleFinder(scrubber)
+    except InfoscrubError as exc:  # the identity extra is not installed on this server
+        raise ServiceError(501, str(exc)) from None
+    try:
+        for name, file in zip(fields["names"], fields["photos"]):
+            finder.add(name, decode_upload(file, limits, name))
+        job = AlbumScrub(scrubber, finder.album(), fields["attributes"], fields["mode"], fields["strength"])
+        out = []
+        for number, (name, file) in enumerate(zip(fields["names"], fields["photos"])):
+            edited, report = job.scrub(number, decode_upload(file, limits, name))
+            out.append((name, encode_photo(edited), edited.media_type, json.loads(json.dumps(report))))
+    except InfoscrubError as exc:
+        raise ServiceError(400, str(exc)) from None
+    return out, json.loads(json.dumps(job.report()))
 
 
 def scrub_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, Any]
                  ) -> tuple[bytes, str, dict]:
     """Read, decode, scrub, encode; all state is local to this call. Runs inside the gate, so
     only ``workers`` uploads are in memory whole at once."""
-    fields["photo"].seek(0)
-    data = fields["photo"].read()
-    try:
-        photo = decode_photo(data, max_pixels=limits.max_pixels, name="upload")
-    except PhotoTooLarge as exc:
-        raise ServiceError(413, str(exc)) from None
-    except NotAPhoto as exc:
-        raise ServiceError(415, str(exc)) from None
-    del data  # the encoded upload is not needed while scrubbing
+    photo = decode_upload(fields["photo"], limits, "upload")
     try:
         edited, report = scrubber.scrub_photo(
             photo, fields["attributes"], mode=fields["mode"], strength=fields["strength"],

@@ -149,4 +149,32 @@ function renderScrubReport(container, report, beforeUrl, afterUrl) {
   container.append(faces);
 }
 
-if (typeof window !== "undefined") window.renderScrubReport = renderScrubReport;
+// An album's people (`scrub --album`, the page's album upload): who was found in which
+// photos, the one outcome each person got, and the attacker's belief averaged over all of
+// their faces, before -> after (what someone who collects the album sees).
+function renderAlbumPeople(container, album) {
+  const name = (path) => path.split(/[\\/]/).pop();
+  const rows = album.people.map((person) => {
+    const outcome = person.edited
+      ? Object.entries(person.outcome).map(([a, o]) => `${a.replaceAll("_", " ")}: read ${o.value}, shown ${o.shown}`).join("; ")
+      : "not edited";
+    const over = Object.entries(person.attacker_over_album)
+      .map(([a, v]) => `${a.replaceAll("_", " ")} ${pct(v.p_before)} → ${pct(v.p_after)}`).join("; ") || "–";
+    return el("tr", {}, el("td", {}, person.name || `person ${person.person}`), el("td", {}, String(person.faces)),
+              el("td", {}, person.photos.map(name).join(", ")), el("td", {}, outcome), el("td", {}, over));
+  });
+  const head = el("tr", {}, ...["Person", "Faces", "Photos", "Outcome", "Attacker over the album"]
+    .map((text) => el("th", {}, text)));
+  container.replaceChildren(
+    el("h2", {}, "People in the album"),
+    el("p", {className: "muted"}, `${album.people.length} people among ${album.faces} faces in ${album.photos} ` +
+       `photos, grouped by face recognition (distance below ${album.grouping.threshold}). Every face of a person ` +
+       "got the same edit, so no photo contradicts another. The last column is the attacker's belief that the " +
+       "attribute is present, averaged over all the person's faces, before → after."),
+    el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
+}
+
+if (typeof window !== "undefined") {
+  window.renderScrubReport = renderScrubReport;
+  window.renderAlbumPeople = renderAlbumPeople;
+}
