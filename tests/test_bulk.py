@@ -63,8 +63,8 @@ def make_source(root: Path) -> Path:
 
 def settings(weights, **extra) -> BulkSettings:
     editor, attacker = weights
-    return BulkSettings(options=ScrubOptions(attributes=["Male"]), checkpoint=str(editor), attacker=str(attacker),
-                        actors=2, batch_size=4, **extra)
+    extra.setdefault("options", ScrubOptions(attributes=["Male"]))
+    return BulkSettings(checkpoint=str(editor), attacker=str(attacker), actors=2, batch_size=4, **extra)
 
 
 def report(summary: dict):
@@ -138,3 +138,84 @@ def test_bad_inputs_fail_before_any_work(tmp_path, weights):
     src = make_source(tmp_path)
     with pytest.raises(InfoscrubError, match="inside"):
         run_bulk(src, src / "out", settings(weights))
+
+
+SAMPLE = FACES.parent.parent / "celeba_aligned_sample"
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="needs ../shared/data/celeba_aligned_sample")
+def visible_editor_weights(folder: Path, attacker: Path) -> tuple[Path, Path]:
+    """An untrained editor changes no pixel: perturbed, its edits show and follow the code."""
+    import torch
+
+    from infoscrub.inference import Editor
+    from infoscrub.storage.weights import save_weights
+
+    editor = Editor.untrained(["Male", "Smiling", "Young"], image_size=128, width=8, seed=5)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in list(editor.generator.parameters()) + list(editor.mixer.parameters()):
+            param.add_(0.05 * torch.randn(param.shape, generator=gen))
+    folder.mkdir()
+    save_weights(folder / "editor.safetensors", {"generator": editor.generator.state_dict(),
+                                                 "mixer": editor.mixer.state_dict()},
+                 {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
+                  "alignment": "celebahq", "image_size": 128, "step": 1})
+    return folder / "editor.safetensors", attacker
+
+
+def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_path, local_ray, weights):
+    import numpy as np
+    from PIL import Image
+
+    from infoscrub.data.identities import read_identities
+    from infoscrub.faces import identity
+    from infoscrub.photo_job import scrub_album_files
+    from infoscrub.scrubber import Scrubber
+
+    if not identity.available():
+        pytest.skip("the identity extra is not installed")
+    by_person: dict[int, list[str]] = {}
+    for name, person in sorted(read_identities(SAMPLE).items()):
+        by_person.setdefault(person, []).append(name)
+    src = tmp_path / "src"
+    src.mkdir()
+    chosen = {person: names[:3] for person, names in list(by_person.items())[:3]}
+    for person, names in chosen.items():
+        for name in names:
+            shutil.copy(SAMPLE / "img_align_celeba" / name, src / f"{person}_{name}")
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    weights = visible_editor_weights(tmp_path / "weights", weights[1])
+    summary = run_bulk(src, tmp_path / "dst", settings(weights, album=True,
+                                                      options=ScrubOptions(attributes=["Male"], mode="obfuscate")),
+                       progress=False)
+    assert summary["counts"] == {"error": 1, "scrubbed": 9}
+    assert summary["album"]["people"] == 3 and summary["album"]["faces"] == 9
+    rows = report(summary)
+    scrubbed = rows[rows["status"] == "scrubbed"]
+    owner = scrubbed["relative"].str.split("_").str[0]
+    assert scrubbed.groupby(owner)["person"].nunique().tolist() == [1, 1, 1]
+    assert scrubbed["person"].nunique() == 3
+    people = json.loads(Path(summary["album"]["report"]).read_text())
+    assert sorted(len(p["photos"]) for p in people["people"]) == [3, 3, 3]
+    assert all(set(p["attacker_over_album"]) == {"Male"} for p in people["people"])
+    assert "broken.jpg" in people["unread"]
+
+    # the same album through scrub --album's code path: the same people, the same pixels
+    editor, attacker = weights
+    local = Scrubber.load(str(editor), attacker=str(attacker))
+    names = sorted(p.name for p in src.iterdir() if p.name != "broken.jpg")
+    options = ScrubOptions(attributes=["Male"], mode="obfuscate")
+    results, album = scrub_album_files(local, [(src / n, tmp_path / "local" / n) for n in names], options)
+    assert sorted(p["faces"] for p in album["people"]) == [3, 3, 3]
+    for name in names:
+        ours = np.asarray(Image.open(tmp_path / "dst" / name), np.float32)
+        theirs = np.asarray(Image.open(tmp_path / "local" / name), np.float32)
+        original = np.asarray(Image.open(src / name), np.float32)
+        assert np.abs(ours - original).mean() > 1.0, name  # the edit shows
+        assert np.abs(ours - theirs).mean() < 0.5, name
+
+    again = run_bulk(src, tmp_path / "dst", settings(weights, album=True,
+                                                    options=ScrubOptions(attributes=["Male"], mode="obfuscate")),
+                     progress=False)
+    assert again["counts"] == {"done_before": 9, "error": 1}

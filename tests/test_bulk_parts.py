@@ -111,3 +111,38 @@ def test_progress_says_photos_per_second_and_eta():
     progress.advance(10)
     assert stream.getvalue().startswith("10/10 photos, ") and "photos/s, ETA 00:00:00" in stream.getvalue()
     assert progress.line(progress.start + 1.0).startswith("10/10 photos, 10.0 photos/s")
+
+
+def test_album_settings_that_clash_are_refused():
+    from infoscrub.bulk import BulkSettings
+    from infoscrub.photo_job import ScrubOptions
+    from infoscrub.targeting import Target
+
+    with pytest.raises(InfoscrubError, match="--target and --aligned do not apply"):
+        BulkSettings(ScrubOptions(["Male"], target=Target()), album=True).check()
+    with pytest.raises(InfoscrubError, match="between 0 and 2"):
+        BulkSettings(ScrubOptions(["Male"]), album=True, album_threshold=0.0).check()
+    BulkSettings(ScrubOptions(["Male"]), album=True).check()
+
+
+def test_mixing_sums_add_up_exactly_in_any_order():
+    import numpy as np
+    import torch
+
+    from infoscrub.bulk.album import ALPHA_SCALE, AlbumPlan, add_mixing
+    from infoscrub.consistency import PersonEdits
+
+    rng = np.random.default_rng(0)
+    parts = [rng.random((3, 16)) for _ in range(20)]  # 20 photos' maps of person 0, 4x4 px
+    tables = [pa.table({"row": pa.array([0], pa.int32()), "count": pa.array([3], pa.int64()),
+                        "alpha": pa.array([np.round(p.sum(0) * ALPHA_SCALE).astype(np.int64).tolist()],
+                                          pa.list_(pa.int64()))}) for p in parts]
+    maps = []
+    for order in (range(20), reversed(range(20)), rng.permutation(20)):
+        plan = AlbumPlan(album=None, plan=PersonEdits(["Male"], "obfuscate", [7], torch.zeros(1, 1),
+                                                      torch.zeros(1, 1), None),
+                         faces={}, sha256={}, errors={}, editor_attributes=["Male"], image_size=4)
+        add_mixing(plan, [tables[i] for i in order])
+        maps.append(plan.plan.alpha.numpy())
+    assert all(np.array_equal(m, maps[0]) for m in maps)
+    assert np.allclose(maps[0].reshape(-1), np.concatenate(parts).mean(0), atol=1e-6)

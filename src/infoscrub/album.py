@@ -172,7 +172,10 @@ class AlbumScrub:
     scrubs the album's photos one at a time with it."""
 
     def __init__(self, scrubber: Scrubber, album: Album, attributes: str | Sequence[str],
-                 mode: str = "invert", strength: float = 1.0, people: Sequence[int | str] | None = None):
+                 mode: str = "invert", strength: float = 1.0, people: Sequence[int | str] | None = None,
+                 plan: PersonEdits | None = None):
+        """``plan``: the people's edits, already made (``bulk`` makes it across machines);
+        None: made here from the album's crops."""
         import torch
 
         self.scrubber, self.album, self.mode = scrubber, album, mode
@@ -181,9 +184,11 @@ class AlbumScrub:
         if mode == "obfuscate" and not getattr(scrubber.editor, "can_obfuscate", False):
             raise InfoscrubError("these weights cannot obfuscate (no Stage II mixer); use --mode invert")
         self.selected = set(album.ids()) if people is None else {album.person_id(p) for p in people}
-        rows = [k for k, pid in enumerate(album.person) if int(pid) in self.selected]
-        faces = torch.from_numpy(album.crops[rows].astype(np.float32)).permute(0, 3, 1, 2) * 2.0 - 1.0
-        self.plan: PersonEdits = plan_person_edits(scrubber.editor, faces, album.person[rows], self.chosen, mode)
+        if plan is None:
+            rows = [k for k, pid in enumerate(album.person) if int(pid) in self.selected]
+            faces = torch.from_numpy(album.crops[rows].astype(np.float32)).permute(0, 3, 1, 2) * 2.0 - 1.0
+            plan = plan_person_edits(scrubber.editor, faces, album.person[rows], self.chosen, mode)
+        self.plan: PersonEdits = plan
         self.judged: dict[int, dict[str, Any]] = {}  # face row -> the attacker's view, as scrubbed
 
     def scrub(self, number: int, image: Any) -> tuple[Any, dict]:
@@ -215,37 +220,45 @@ class AlbumScrub:
         return back(edited), report
 
     def report(self) -> dict[str, Any]:
-        """The album's people and the outcome per person; ``attacker_over_album``: the report
-        attacker's belief averaged over every photo of the person scrubbed so far (what an
-        attacker who collects the album sees), before and after."""
-        people = []
-        for entry in self.album.people():
-            pid = entry["person"]
-            edited = pid in self.selected
-            outcome = {}
-            if edited:
-                r = self.plan.rows([pid])[0]
-                for a in self.chosen:
-                    col = list(self.scrubber.editor.attributes).index(a)
-                    value = bool(self.plan.values[r, col] > 0.5)
-                    outcome[a] = {"read_present": round(float(self.plan.reading[r, col]), 4),
-                                  "value": "present" if value else "absent",
-                                  "shown": ("absent" if value else "present") if self.mode == "invert"
-                                  else "obfuscated"}
-            rows = [k for k in np.flatnonzero(self.album.person == pid) if k in self.judged and self.judged[k]]
-            over = {}
-            for a in self.chosen:
-                if rows and a in self.judged[rows[0]]:
-                    before = float(np.mean([self.judged[k][a]["p_before"] for k in rows]))
-                    after = float(np.mean([self.judged[k][a]["p_after"] for k in rows]))
-                    over[a] = {"faces": len(rows), "p_before": round(before, 4), "p_after": round(after, 4),
-                               "entropy_before_bits": round(entropy_bits(before), 4),
-                               "entropy_after_bits": round(entropy_bits(after), 4)}
-            people.append({**entry, "edited": edited, "outcome": outcome, "attacker_over_album": over})
-        return {"mode": self.mode, "attributes": self.chosen, "strength": self.strength,
-                "grouping": {"model": "dlib ResNet face recognition (faces.identity)",
-                             "threshold": self.album.threshold, "linkage": "average"},
-                "photos": len(self.album.photos), "faces": len(self.album.faces), "people": people}
+        """The album's people and the outcome per person (``album_report``), with the report
+        attacker's beliefs on every photo scrubbed so far."""
+        return album_report(self.album, self.plan, list(self.scrubber.editor.attributes), self.strength,
+                            self.selected, self.judged)
+
+
+def album_report(album: Album, plan: PersonEdits, editor_attributes: list[str], strength: float,
+                 selected: set[int], judged: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The people, their photos and the outcome per person; ``attacker_over_album``: the report
+    attacker's belief averaged over every face of the person in ``judged`` (face row -> its
+    report's ``attacker`` entry), what an attacker who collects the album sees, before and
+    after."""
+    people = []
+    for entry in album.people():
+        pid = entry["person"]
+        edited = pid in selected and pid in plan.people
+        outcome = {}
+        if edited:
+            r = plan.rows([pid])[0]
+            for a in plan.attributes:
+                col = editor_attributes.index(a)
+                value = bool(plan.values[r, col] > 0.5)
+                outcome[a] = {"read_present": round(float(plan.reading[r, col]), 4),
+                              "value": "present" if value else "absent",
+                              "shown": ("absent" if value else "present") if plan.mode == "invert" else "obfuscated"}
+        rows = [k for k in np.flatnonzero(album.person == pid) if judged.get(k)]
+        over = {}
+        for a in plan.attributes:
+            if rows and all(a in judged[k] for k in rows):
+                before = float(np.mean([judged[k][a]["p_before"] for k in rows]))
+                after = float(np.mean([judged[k][a]["p_after"] for k in rows]))
+                over[a] = {"faces": len(rows), "p_before": round(before, 4), "p_after": round(after, 4),
+                           "entropy_before_bits": round(entropy_bits(before), 4),
+                           "entropy_after_bits": round(entropy_bits(after), 4)}
+        people.append({**entry, "edited": edited, "outcome": outcome, "attacker_over_album": over})
+    return {"mode": plan.mode, "attributes": list(plan.attributes), "strength": strength,
+            "grouping": {"model": "dlib ResNet face recognition (faces.identity)",
+                         "threshold": album.threshold, "linkage": "average"},
+            "photos": len(album.photos), "faces": len(album.faces), "people": people}
 
 
 def scrub_album(scrubber: Scrubber, photos: Sequence[Any], attributes: str | Sequence[str], mode: str = "invert",

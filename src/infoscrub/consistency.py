@@ -63,7 +63,7 @@ def group_index(groups: np.ndarray | list[int]) -> tuple[list[int], torch.Tensor
 
 def group_mean(values: torch.Tensor, rows: torch.Tensor, n_groups: int) -> torch.Tensor:
     """Per-group mean of ``values`` (N, ...) given each row's group ``rows`` (N,)."""
-    flat = values.reshape(len(values), -1).float()
+    flat = values.reshape(len(values), int(np.prod(values.shape[1:]))).float()
     sums = torch.zeros(n_groups, flat.shape[1], dtype=flat.dtype, device=flat.device)
     sums.index_add_(0, rows.to(flat.device), flat)
     counts = torch.bincount(rows.to(flat.device), minlength=n_groups).clamp_min(1).to(flat.dtype)
@@ -87,20 +87,36 @@ def plan_person_edits(editor, faces: torch.Tensor, groups: np.ndarray | list[int
         raise InfoscrubError(f"{len(faces)} faces but {len(groups)} group ids")
     if mode == "obfuscate" and not getattr(editor, "can_obfuscate", False):
         raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
+    codes = torch.cat([editor.codes(x).float().cpu() for _, x in batches(faces)]) if len(faces) else \
+        torch.zeros(0, len(editor.attributes))
+    plan = values_from_codes(codes, groups, attributes, mode)
+    if mode == "obfuscate" and plan.people:
+        sums, counts = mixing_sums(editor, faces, groups, plan)
+        plan.alpha = sums / counts.clamp_min(1).view(-1, 1, 1, 1)
+    return plan
+
+
+def values_from_codes(codes: torch.Tensor, groups: np.ndarray | list[int], attributes: list[str],
+                      mode: str = "invert") -> PersonEdits:
+    """Each person's values from the model's readings ``codes`` (N, n) of all their faces
+    (no mixing map yet: ``mixing_sums`` adds it up where the faces are)."""
     people, rows = group_index(groups)
-    if not people:
-        return PersonEdits(list(attributes), mode, [], torch.zeros(0, len(editor.attributes)),
-                           torch.zeros(0, len(editor.attributes)), None)
-    codes = torch.cat([editor.codes(x).float().cpu() for _, x in batches(faces)])
-    reading, values = majority(codes, rows, len(people))
-    alpha = None
-    if mode == "obfuscate":
-        maps = []
-        for part, x in batches(faces):
-            labels = face_values(editor, codes[part], values[rows[part]], attributes)
-            maps.append(editor.mixing(x, attributes, labels=labels).float().cpu())
-        alpha = group_mean(torch.cat(maps), rows, len(people))
-    return PersonEdits(list(attributes), mode, people, reading, values, alpha)
+    reading, values = majority(codes.float(), rows, len(people))
+    return PersonEdits(list(attributes), mode, people, reading, values, None)
+
+
+def mixing_sums(editor, faces: torch.Tensor, groups: np.ndarray | list[int], plan: PersonEdits
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of the mixer's maps per person (G, 1, S, S), faces per person (G,)) for these
+    faces, each map made from its person's values: partial sums add up across machines."""
+    rows = plan.rows(groups)
+    size = faces.shape[-1]
+    sums = torch.zeros(len(plan.people), 1, size, size)
+    for part, x in batches(faces):
+        codes = editor.codes(x).float().cpu()
+        labels = face_values(editor, codes, plan.values[rows[part]], plan.attributes)
+        sums.index_add_(0, rows[part], editor.mixing(x, plan.attributes, labels=labels).float().cpu())
+    return sums, torch.bincount(rows, minlength=len(plan.people)).float()
 
 
 def face_values(editor, codes: torch.Tensor, person_values: torch.Tensor, attributes: list[str]) -> torch.Tensor:

@@ -114,19 +114,27 @@ def scrub_album_files(scrubber: Scrubber, pairs: list[tuple[Path, Path]], option
         digests.append(result.entry.get("sha256"))
     album = finder.album(THRESHOLD if threshold is None else threshold)
     job = AlbumScrub(scrubber, album, options.attributes, options.mode, options.strength, people)
-    for number, ((source, destination), result) in enumerate(zip(pairs, results)):
-        if result.error is not None:
-            continue
-        try:
-            data = source.read_bytes()
-            if hashlib.sha256(data).hexdigest() != digests[number]:
-                raise InfoscrubError(f"{source} changed while the album was being scrubbed")
-            photo = result.photo = decode_photo(data, max_pixels=options.max_pixels, name=str(source))
-            edited, report = job.scrub(number, photo)
-            write_photo(result, edited, report, destination, options)
-        except Exception as exc:
-            failed(result, exc)
+    for number, (source, destination) in enumerate(pairs):
+        if results[number].error is None:
+            results[number] = scrub_album_file(job, number, source, destination, options, digest=digests[number])
     return results, job.report()
+
+
+def scrub_album_file(job: Any, number: int, source: Path, destination: Path, options: ScrubOptions,
+                     data: bytes | None = None, digest: str | None = None) -> PhotoResult:
+    """Scrub photo ``number`` of an album (``infoscrub.album.AlbumScrub``) into ``destination``;
+    ``digest``: the SHA-256 its bytes had when the album was read (a photo that changed since
+    would get another person's edit: refused)."""
+    result = PhotoResult({"input": str(source), "output": None})
+    try:
+        photo = read_photo(result, source, destination, options, data)
+        if digest is not None and result.entry["sha256"] != digest:
+            raise InfoscrubError(f"{source} changed while the album was being scrubbed")
+        edited, report = job.scrub(number, photo)
+        write_photo(result, edited, report, destination, options)
+    except Exception as exc:  # one photo's problem is its entry's
+        failed(result, exc)
+    return result
 
 
 def read_photo(result: PhotoResult, source: Path, destination: Path, options: ScrubOptions,

@@ -134,10 +134,14 @@ class Scrubber:
     def locate(self, photo: Photo) -> tuple[list[Face], list[np.ndarray], list[np.ndarray]]:
         """(the faces of a photo, left to right; their photo -> crop matrices; their crops,
         float [0, 1] at the model's size), as the pipeline finds and cuts them."""
-        size = int(self.editor.image_size)
         found = detect_faces(photo.rgb, self.detector)
+        return (found, *self.align(photo, found))
+
+    def align(self, photo: Photo, found: list[Face]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(photo -> crop matrices, crops) of faces found earlier."""
+        size = int(self.editor.image_size)
         matrices = [alignment_matrix(f.landmarks, str(self.editor.alignment), size) for f in found]
-        return found, matrices, [self._crop(photo.rgb, m, size) for m in matrices]
+        return matrices, [self._crop(photo.rgb, m, size) for m in matrices]
 
     def scrub_found(self, photo: Photo, chosen: list[str], mode: str, strength: float, found: list[Face],
                     wanted: list[int], edit: EditFn) -> tuple[Photo, dict]:

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from infoscrub.bulk.records import STATE, finished, mark_finished
-from infoscrub.photo_job import ScrubOptions, scrub_file
+from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
 
 # the report's columns and types, fixed so that batches where a column is all empty agree
 REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
                 "status": "string", "error": "string", "face": "int32", "box": "string",
                 "attributes": "string", "belief_before": "string", "belief_after": "string",
-                "strength": "float64", "identity_distance": "float64", "same_person": "bool_"}
+                "strength": "float64", "identity_distance": "float64", "same_person": "bool_",
+                "person": "int32"}
 CRASH_ONCE = "INFOSCRUB_BULK_CRASH_ONCE"  # fault injection for the tests: die once at this photo
 
 
@@ -43,7 +44,8 @@ def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[
                      "belief_after": json.dumps({a: attacker[a]["p_after"] for a in chosen if a in attacker}),
                      "strength": face.get("strength", entry.get("strength")),
                      "identity_distance": (face.get("identity") or {}).get("distance"),
-                     "same_person": (face.get("identity") or {}).get("same_person")})
+                     "same_person": (face.get("identity") or {}).get("same_person"),
+                     "person": face.get("person")})  # an album's person (bulk --album)
     return rows
 
 
@@ -51,19 +53,15 @@ class ScrubActor:
     """One Ray actor: the models loaded once, then ``__call__`` per batch of photos."""
 
     def __init__(self, options: ScrubOptions, weights: dict[str, Any], threads: int, dst: str, key: str,
-                 run: str):
-        import cv2
-        import torch
+                 run: str, album: Any = None):
+        """``album``: the collection's ``bulk.album.AlbumPlan`` (each person one edit), or None."""
+        from infoscrub.bulk.album import load_scrubber
 
-        from infoscrub.scrubber import Scrubber
-
-        torch.set_num_threads(threads)  # this actor's share of the cores, no more
-        cv2.setNumThreads(threads)
+        # this actor's share of the cores, no more
+        self.scrubber = load_scrubber(weights, threads)
         # a stale output of other settings or other bytes is replaced: the done record decides
         self.options = replace(options, force=True)
-        self.dst, self.key, self.run = Path(dst), key, run
-        self.scrubber = Scrubber.load(weights["checkpoint"], attacker=weights["attacker"], device=weights["device"],
-                                      identity=weights.get("identity", False))
+        self.dst, self.key, self.run, self.album = Path(dst), key, run, album
         self.chosen = list(options.attributes)
 
     def __call__(self, batch: dict[str, Any]):
@@ -93,8 +91,24 @@ class ScrubActor:
         if done is not None:
             return [{"source": source, "relative": relative, "sha256": sha, "status": "done_before",
                      "output": done.get("output")}]
-        entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options, data=data).entry
+        if self.album is None:
+            entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options, data=data).entry
+        else:
+            entry = self.scrub_in_album(source, relative, data)
         rows = report_rows(source, relative, entry, self.chosen)
         if entry["status"] != "error":  # errors are tried again by the next run
             mark_finished(self.dst, relative, sha, self.key, self.run, entry.get("output"), rows)
         return rows
+
+    def scrub_in_album(self, source: str, relative: str, data: bytes) -> dict[str, Any]:
+        """The photo with the album's edit for each of its people."""
+        from infoscrub.album import AlbumScrub
+
+        if relative not in self.album.faces:
+            reason = self.album.errors.get(relative, "it was not there")
+            return {"input": source, "output": None, "status": "error",
+                    "error": f"not part of the album: when the album was read, {reason}"}
+        job = AlbumScrub(self.scrubber, self.album.photo_album(relative), self.chosen, self.options.mode,
+                         self.options.strength, plan=self.album.plan)
+        return scrub_album_file(job, 0, Path(source), self.dst / relative, self.options, data=data,
+                                digest=self.album.sha256.get(relative)).entry

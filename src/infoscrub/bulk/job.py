@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infoscrub.album import album_report
 from infoscrub.bulk.actor import ScrubActor
+from infoscrub.bulk.album import (
+    AlbumPlan,
+    FaceReader,
+    MixSummer,
+    add_mixing,
+    judged_from_rows,
+    plan_from_faces,
+)
 from infoscrub.bulk.records import STATE, settings_key
 from infoscrub.bulk.report import Progress, ReportWriter
 from infoscrub.bulk.sources import list_sources
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
 from infoscrub.photo_job import ScrubOptions
+from infoscrub.storage.atomic import atomic_write
 
 # a block is one actor task: small enough to spread the work, few enough that creating them
 # stays cheap (each is one object-store put: 10,000 took 19 s, 1,000 about 2 s)
@@ -35,6 +48,8 @@ class BulkSettings:
     batch_size: int = 4  # photos per actor call
     address: str | None = None  # an existing Ray cluster; None: a local one
     identity: bool = False  # check that edited faces are still the same person (identity extra)
+    album: bool = False  # the collection is one album: each person one edit (bulk.album)
+    album_threshold: float = 0.6  # face-recognition distance below which two faces are one person
     max_retries: int = 3  # an actor that dies is restarted and its photos retried, this often
     actor_env: dict[str, str] = field(default_factory=dict)  # environment of the actors' processes
 
@@ -42,6 +57,10 @@ class BulkSettings:
         if self.actors < 1 or self.batch_size < 1 or self.cpus_per_actor <= 0 or self.gpus_per_actor < 0:
             raise InfoscrubError("actors and batch size must be at least 1, CPUs per actor above 0, "
                                  "GPUs per actor 0 or more")
+        if self.album and (self.options.target is not None or self.options.aligned or self.options.faces):
+            raise InfoscrubError("an album gives every person one edit: --target and --aligned do not apply")
+        if self.album and not 0 < self.album_threshold < 2:
+            raise InfoscrubError("the album threshold is a face-recognition distance between 0 and 2")
 
 
 def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress: bool = True) -> dict[str, Any]:
@@ -65,7 +84,8 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
     from infoscrub.scrubber import Scrubber
 
     # refuse bad weights (and a missing identity extra) before Ray starts
-    Scrubber.load(settings.checkpoint, attacker=settings.attacker, identity=settings.identity)
+    checked = Scrubber.load(settings.checkpoint, attacker=settings.attacker,
+                            identity=settings.identity or settings.album)
     key = settings_key(settings.options, [settings.checkpoint, settings.attacker], identity=settings.identity)
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     dst.mkdir(parents=True, exist_ok=True)
@@ -80,6 +100,8 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
                "identity": settings.identity}
     report = ReportWriter(dst / STATE / "report" / f"run={run}")
     shown = Progress(len(sources), enabled=progress)
+    album_plan = None
+    rows: list[dict[str, Any]] = []  # an album's report rows, for its people's summary
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours says photos/s and ETA in photos
@@ -87,19 +109,14 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
         start = time.perf_counter()
         rows_per_block = -(-len(sources) // min(MAX_BLOCKS, -(-len(sources) // settings.batch_size)))
         blocks = [sources.slice(i, rows_per_block) for i in range(0, len(sources), rows_per_block)]
-        with warnings.catch_warnings():
-            # Ray 2.60 marks max_restarts/max_task_retries here deprecated (removal in 2.64, which
-            # the extra excludes); without them a photo that kills its actor is retried forever
-            warnings.simplefilter("ignore", DeprecationWarning)
-            results = ray.data.from_arrow(blocks).map_batches(
-                ScrubActor, fn_constructor_args=(settings.options, weights, threads, str(dst), key, run),
-                batch_size=settings.batch_size, compute=ray.data.ActorPoolStrategy(size=settings.actors),
-                num_cpus=settings.cpus_per_actor, num_gpus=settings.gpus_per_actor or None,
-                # a runtime_env costs a dedicated worker process: only when asked for
-                **({"runtime_env": {"env_vars": settings.actor_env}} if settings.actor_env else {}),
-                max_restarts=settings.max_retries, max_task_retries=settings.max_retries)
-        for batch in results.iter_batches(batch_size=None, batch_format="pyarrow"):
+        if settings.album:
+            album_plan = plan_album(ray, blocks, settings, weights, threads, checked.editor, progress)
+            key = hashlib.sha256(f"{key}:{album_plan.key()}".encode()).hexdigest()[:16]
+        for batch in map_actors(ray, blocks, ScrubActor, (settings.options, weights, threads, str(dst), key, run,
+                                                         album_plan), settings):
             shown.advance(report.add(batch))
+            if album_plan is not None:
+                rows.extend(batch.select(["relative", "face", "belief_before", "belief_after"]).to_pylist())
         seconds = time.perf_counter() - start
         report.close()
     except BaseException:
@@ -111,7 +128,58 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
             ray.shutdown()
     counts = dict(sorted(report.photos.items()))
     processed = sum(counts.values()) - counts.get("done_before", 0)
-    return {"photos": len(sources), "counts": counts, "processed": processed, "seconds": round(seconds, 2),
-            "photos_per_s": round(processed / seconds, 2) if seconds else None,
-            "report": str(report.folder), "settings": key, "faces": report.faces,
-            "first_errors": [{"photo": photo, "error": error} for photo, error in report.first_errors]}
+    summary = {"photos": len(sources), "counts": counts, "processed": processed, "seconds": round(seconds, 2),
+               "photos_per_s": round(processed / seconds, 2) if seconds else None,
+               "report": str(report.folder), "settings": key, "faces": report.faces,
+               "first_errors": [{"photo": photo, "error": error} for photo, error in report.first_errors]}
+    if album_plan is not None:
+        summary["album"] = write_album_report(album_plan, rows, settings, dst / STATE / "album" / f"run={run}.json")
+    return summary
+
+
+def map_actors(ray, blocks: list, actor: type, args: tuple, settings: BulkSettings):
+    """The blocks through a pool of ``actor``s; yields their result batches (pyarrow)."""
+    with warnings.catch_warnings():
+        # Ray 2.60 marks max_restarts/max_task_retries here deprecated (removal in 2.64, which
+        # the extra excludes); without them a photo that kills its actor is retried forever
+        warnings.simplefilter("ignore", DeprecationWarning)
+        results = ray.data.from_arrow(blocks).map_batches(
+            actor, fn_constructor_args=args,
+            batch_size=settings.batch_size, compute=ray.data.ActorPoolStrategy(size=settings.actors),
+            num_cpus=settings.cpus_per_actor, num_gpus=settings.gpus_per_actor or None,
+            # a runtime_env costs a dedicated worker process: only when asked for
+            **({"runtime_env": {"env_vars": settings.actor_env}} if settings.actor_env else {}),
+            max_restarts=settings.max_retries, max_task_retries=settings.max_retries)
+    yield from results.iter_batches(batch_size=None, batch_format="pyarrow")
+
+
+def plan_album(ray, blocks: list, settings: BulkSettings, weights: dict[str, Any], threads: int, editor,
+               progress: bool) -> AlbumPlan:
+    """Passes 1-3 of ``bulk.album``: read every face, group the people, their edits."""
+    import pyarrow as pa
+
+    options = settings.options
+    if progress:
+        print("album: reading every face of the collection", file=sys.stderr)
+    faces = pa.concat_tables(list(map_actors(ray, blocks, FaceReader, (weights, threads, options.max_pixels),
+                                             settings)), promote_options="default")
+    plan = plan_from_faces(faces, list(options.attributes), options.mode, settings.album_threshold, editor)
+    if options.mode == "obfuscate" and plan.plan.people:
+        if progress:
+            print(f"album: the mixing maps of {len(plan.plan.people)} people", file=sys.stderr)
+        add_mixing(plan, map_actors(ray, blocks, MixSummer, (weights, threads, options.max_pixels, plan.plan,
+                                                            plan.faces), settings))
+    return plan
+
+
+def write_album_report(plan: AlbumPlan, rows: list[dict[str, Any]], settings: BulkSettings, path: Path
+                       ) -> dict[str, Any]:
+    """The people of the album (``album.album_report``) as JSON at ``path`` (beside the Parquet
+    report's folder, not in it: readers take that folder as one dataset); returns the number
+    of people and faces and the file."""
+    people = album_report(plan.album, plan.plan, plan.editor_attributes, settings.options.strength,
+                          set(plan.album.ids()), judged_from_rows(plan, rows))
+    people["unread"] = plan.errors
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(people, indent=2) + "\n"))
+    return {"people": len(people["people"]), "faces": people["faces"], "report": str(path)}

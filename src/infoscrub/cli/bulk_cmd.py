@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--identity", action="store_true", help="check that edited faces are still the same "
                    "person (a column of the report; needs infoscrub[identity]; about 0.12 s a face)")
+    p.add_argument("--album", action="store_true", help="the collection is one album: faces grouped into "
+                   "people, each person one edit in every photo (as scrub --album; needs infoscrub[identity]; "
+                   "at most 10,000 faces; every photo is read again on each run to make the plan)")
+    p.add_argument("--album-threshold", type=float, default=None, metavar="D",
+                   help="face-recognition distance below which two faces are one person (default 0.6)")
     p.add_argument("--actors", type=int, default=2, help="concurrent actors (default 2)")
     p.add_argument("--cpus-per-actor", type=float, default=1.0)
     p.add_argument("--gpus-per-actor", type=float, default=0.0)
@@ -51,6 +56,7 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
     from infoscrub.attributes import resolve_attributes
     from infoscrub.bulk import BulkSettings, run_bulk
     from infoscrub.cli.scrub_cmd import target_from_args
+    from infoscrub.errors import InfoscrubError
     from infoscrub.photo_job import ScrubOptions
 
     args.faces = None
@@ -62,7 +68,10 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
     settings = BulkSettings(options=options, checkpoint=args.checkpoint, attacker=args.attacker,
                             device=args.device, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
                             gpus_per_actor=args.gpus_per_actor, batch_size=args.batch_size, address=args.address,
-                            identity=args.identity)
+                            identity=args.identity, album=args.album,
+                            album_threshold=0.6 if args.album_threshold is None else args.album_threshold)
+    if args.album_threshold is not None and not args.album:
+        raise InfoscrubError("--album-threshold needs --album")
     summary = run_bulk(args.src, args.dst, settings, progress=not args.quiet)
     counts = summary["counts"]
     for failed in summary["first_errors"]:
@@ -73,5 +82,8 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
           + f" ({summary['processed']} processed, {summary['photos_per_s']} photos/s); "
           f"{summary['faces']} face rows; report {summary['report']}")
+    if "album" in summary:
+        print(f"album: {summary['album']['people']} people among {summary['album']['faces']} faces; "
+              f"their photos and outcomes in {summary['album']['report']}")
     print(json.dumps(summary))
     return 2 if counts.get("error") else 0

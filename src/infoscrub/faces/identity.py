@@ -30,6 +30,8 @@ THRESHOLD = 0.6  # dlib's: distance below it = the same person (99.38% on LFW by
 FACE_BOX = {"celebahq": (0.1758, 0.3047, 0.7578, 0.8906), "celeba": (0.2539, 0.3633, 0.7383, 0.8906)}
 MODEL_FILES = {"landmarks": "shape_predictor_5_face_landmarks.dat",
                "recognition": "dlib_face_recognition_resnet_model_v1.dat"}
+# the clustering holds every pairwise distance: 10,000 faces are 400 MB of them
+MAX_GROUP_FACES = 10_000
 MISSING = "identity checks need the extra: pip install 'infoscrub[identity]' (dlib-bin, face-recognition-models)"
 
 
@@ -117,6 +119,9 @@ def group_faces(embeddings: np.ndarray, threshold: float = THRESHOLD) -> np.ndar
     person whose photos differ most (complete linkage); on the 34-person CelebA sample aligned
     the celebahq way, at 0.6: purity 0.934, completeness 0.961 (``benchmarks/identity.py``)."""
     n = len(embeddings)
+    if n > MAX_GROUP_FACES:
+        raise InfoscrubError(f"{n} faces are too many to group into people at once (at most {MAX_GROUP_FACES:,}); "
+                             "scrub the collection as several albums")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if n == 1:
