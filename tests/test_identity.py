@@ -90,3 +90,9 @@ def test_embeddings_take_float_or_uint8_crops_and_refuse_unknown_alignments():
     assert a.shape == (1, 128) and np.allclose(a, b, atol=1e-4)
     with pytest.raises(InfoscrubError, match="no identity face box"):
         embedder.embed([crop], "ffhq")
+
+
+def test_too_many_faces_to_group_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(identity, "MAX_GROUP_FACES", 5)
+    with pytest.raises(InfoscrubError, match="6 faces are too many to group into people at once"):
+        group_faces(np.zeros((6, 128)))

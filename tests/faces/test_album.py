@@ -133,3 +133,17 @@ def test_with_dlib_photos_of_three_people_make_three_people():
                                                     [order[2], order[5]]]
     images, report = scrub_album(scrubber, photos, ["Smiling"], album=album)
     assert len(images) == 6 and [p["faces"] for p in report["people"]] == [2, 2, 2]
+
+
+def test_a_photo_that_changed_since_the_album_was_read_is_refused(scrubber, photos, tmp_path):
+    from conftest_faces import encode
+
+    from infoscrub.photo_job import ScrubOptions, scrub_album_file
+
+    album = find_people(scrubber, photos, embedder=ColourEmbedder())
+    job = AlbumScrub(scrubber, album, ["Male"])
+    source = tmp_path / "a.jpg"
+    source.write_bytes(encode(photos[0]))
+    result = scrub_album_file(job, 0, source, tmp_path / "out.jpg", ScrubOptions(["Male"]), digest="0" * 64)
+    assert result.entry["status"] == "error" and "changed while the album" in result.entry["error"]
+    assert not (tmp_path / "out.jpg").exists()
