@@ -146,3 +146,27 @@ def test_mixing_sums_add_up_exactly_in_any_order():
         maps.append(plan.plan.alpha.numpy())
     assert all(np.array_equal(m, maps[0]) for m in maps)
     assert np.allclose(maps[0].reshape(-1), np.concatenate(parts).mean(0), atol=1e-6)
+
+
+def test_the_album_plan_does_not_depend_on_the_order_batches_come_back():
+    import json
+
+    import numpy as np
+
+    from infoscrub.bulk.album import face_schema, plan_from_faces
+    from infoscrub.inference import Editor
+
+    editor = Editor.untrained(["Male", "Young"], image_size=32, width=8)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 128)) * 0.3
+    rows = []
+    for k in range(9):
+        vector = centres[k % 3] + rng.normal(scale=0.001, size=128)
+        rows.append({"relative": f"p{k}.jpg", "sha256": f"{k}", "error": None, "face": 0,
+                     "box": json.dumps([0, 0, 10, 10]), "score": 1.0,
+                     "landmarks": json.dumps(np.zeros((5, 2)).tolist()),
+                     "embedding": vector.tolist(), "codes": [float(k % 2), 0.2]})
+    plans = [plan_from_faces(pa.Table.from_pylist(order, schema=face_schema()), ["Male"], "invert", 0.6, editor)
+             for order in (rows, rows[::-1], rows[3:] + rows[:3])]
+    assert len({p.key() for p in plans}) == 1
+    assert plans[0].album.person.tolist() == [0, 1, 2] * 3

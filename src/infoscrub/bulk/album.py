@@ -184,7 +184,9 @@ def plan_from_faces(table, attributes: list[str], mode: str, threshold: float, e
     """Pass 2 on the driver: the people and their values from pass 1's rows."""
     import torch
 
-    rows = table.to_pylist()
+    # batches come back in any order: sorted, the same collection makes the same people,
+    # numbered the same way, on every run
+    rows = sorted(table.to_pylist(), key=lambda r: (r["relative"], -1 if r["face"] is None else r["face"]))
     photos: list[str] = list(dict.fromkeys(r["relative"] for r in rows))
     number = {name: k for k, name in enumerate(photos)}
     with_face = [r for r in rows if r["face"] is not None]
