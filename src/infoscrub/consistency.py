@@ -91,7 +91,7 @@ def plan_person_edits(editor, faces: torch.Tensor, groups: np.ndarray | list[int
         torch.zeros(0, len(editor.attributes))
     plan = values_from_codes(codes, groups, attributes, mode)
     if mode == "obfuscate" and plan.people:
-        sums, counts = mixing_sums(editor, faces, groups, plan)
+        sums, counts = mixing_sums(editor, faces, groups, plan, codes)
         plan.alpha = sums / counts.clamp_min(1).view(-1, 1, 1, 1)
     return plan
 
@@ -105,16 +105,17 @@ def values_from_codes(codes: torch.Tensor, groups: np.ndarray | list[int], attri
     return PersonEdits(list(attributes), mode, people, reading, values, None)
 
 
-def mixing_sums(editor, faces: torch.Tensor, groups: np.ndarray | list[int], plan: PersonEdits
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def mixing_sums(editor, faces: torch.Tensor, groups: np.ndarray | list[int], plan: PersonEdits,
+                codes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of the mixer's maps per person (G, 1, S, S), faces per person (G,)) for these
-    faces, each map made from its person's values: partial sums add up across machines."""
+    faces, each map made from its person's values: partial sums add up across machines.
+    ``codes``: the faces' readings when already known (saves an encoder pass)."""
     rows = plan.rows(groups)
     size = faces.shape[-1]
     sums = torch.zeros(len(plan.people), 1, size, size)
     for part, x in batches(faces):
-        codes = editor.codes(x).float().cpu()
-        labels = face_values(editor, codes, plan.values[rows[part]], plan.attributes)
+        read = editor.codes(x).float().cpu() if codes is None else codes[part]
+        labels = face_values(editor, read, plan.values[rows[part]], plan.attributes)
         sums.index_add_(0, rows[part], editor.mixing(x, plan.attributes, labels=labels).float().cpu())
     return sums, torch.bincount(rows, minlength=len(plan.people)).float()
 
