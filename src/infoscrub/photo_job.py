@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infoscrub.data.images import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import (
     DEFAULT_MAX_PIXELS,
@@ -137,16 +138,17 @@ def scrub_album_file(job: Any, number: int, source: Path, destination: Path, opt
     return result
 
 
+def load_photo(source: Path, max_pixels: int, data: bytes | None = None) -> tuple[str, Photo]:
+    """(SHA-256 of the bytes, decoded photo) of a photo file (``data``: its bytes, when read)."""
+    data = read_bytes(Path(source)) if data is None else data
+    return hashlib.sha256(data).hexdigest(), decode_photo(data, max_pixels=max_pixels, name=str(source))
+
+
 def read_photo(result: PhotoResult, source: Path, destination: Path, options: ScrubOptions,
                data: bytes | None = None) -> Photo:
     """Read and decode a photo, its digest into the entry; refuse a misleading output name."""
-    if data is None:
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise InfoscrubError(f"cannot read {source}: {exc.strerror or exc}") from None
-    result.entry["sha256"] = hashlib.sha256(data).hexdigest()
-    photo = result.photo = decode_photo(data, max_pixels=options.max_pixels, name=str(source))
+    result.entry["sha256"], photo = load_photo(source, options.max_pixels, data)
+    result.photo = photo
     check_destination_format(source, destination, photo.format)
     return photo
 
@@ -165,12 +167,19 @@ def write_photo(result: PhotoResult, edited: Photo, report: dict, destination: P
     entry["status"], entry["message"] = outcome(report)
 
 
+def as_error(exc: Exception) -> InfoscrubError:
+    """Any problem with one photo as a one-line error (a bug as an internal error, its
+    traceback on request)."""
+    if isinstance(exc, InfoscrubError):
+        return exc
+    if os.environ.get("INFOSCRUB_DEBUG"):
+        traceback.print_exc()
+    return InfoscrubError(f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+
+
 def failed(result: PhotoResult, exc: Exception) -> None:
-    """A photo's problem as its entry's status (a bug as a one-line internal error)."""
-    if not isinstance(exc, InfoscrubError):
-        if os.environ.get("INFOSCRUB_DEBUG"):  # a bug: its traceback on request
-            traceback.print_exc()
-        exc = InfoscrubError(f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+    """A photo's problem as its entry's status."""
+    exc = as_error(exc)
     result.entry["status"] = "error"
     result.entry["message"] = result.entry["error"] = str(exc)
     result.error = exc

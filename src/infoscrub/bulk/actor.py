@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from infoscrub.bulk.records import STATE, finished, mark_finished
+from infoscrub.data.images import read_bytes
+from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
 
 # the report's columns and types, fixed so that batches where a column is all empty agree
@@ -78,10 +80,9 @@ class ScrubActor:
             (self.dst / STATE / "crashed").write_text("once")
             os._exit(1)
         try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            return [{"source": source, "relative": relative, "status": "error",
-                     "error": f"cannot read {source}: {exc.strerror or exc}"}]
+            data = read_bytes(Path(source))
+        except InfoscrubError as exc:
+            return [{"source": source, "relative": relative, "status": "error", "error": str(exc)}]
         sha = hashlib.sha256(data).hexdigest()
         done = finished(self.dst, relative, sha, self.key)
         if done is not None and done.get("run") == self.run:

@@ -26,9 +26,9 @@ import numpy as np
 
 from infoscrub.album import Album, AlbumFace
 from infoscrub.consistency import PersonEdits, values_from_codes
-from infoscrub.errors import InfoscrubError
 from infoscrub.faces.detect import Face
 from infoscrub.faces.identity import group_faces
+from infoscrub.photo_job import as_error, load_photo
 
 ALPHA_SCALE = 2 ** 24  # mixing maps are summed as whole numbers of 1/2^24 (exact in any order)
 FACE_TYPES = {"relative": "string", "sha256": "string", "error": "string", "face": "int32", "box": "string",
@@ -55,17 +55,6 @@ def load_scrubber(weights: dict[str, Any], threads: int):
                          identity=weights.get("identity", False))
 
 
-def read_photo_file(source: str, max_pixels: int):
-    """(bytes' SHA-256, decoded photo) of a source file."""
-    from infoscrub.photo_io import decode_photo
-
-    try:
-        data = Path(source).read_bytes()
-    except OSError as exc:
-        raise InfoscrubError(f"cannot read {source}: {exc.strerror or exc}") from None
-    return hashlib.sha256(data).hexdigest(), decode_photo(data, max_pixels=max_pixels, name=source)
-
-
 class FaceReader:
     """Pass 1: one row per face (or one per photo without a face, or with an error)."""
 
@@ -85,11 +74,11 @@ class FaceReader:
         rows: list[dict[str, Any]] = []
         for source, relative in zip(batch["source"], batch["relative"]):
             try:
-                sha, photo = read_photo_file(str(source), self.max_pixels)
+                sha, photo = load_photo(Path(str(source)), self.max_pixels)
                 finder = self.finder_of()
                 finder.add(str(relative), photo)
             except Exception as exc:  # one photo's problem is its row's
-                rows.append({"relative": str(relative), "error": one_line(exc)})
+                rows.append({"relative": str(relative), "error": str(as_error(exc))})
                 continue
             if not finder.faces:
                 rows.append({"relative": str(relative), "sha256": sha})
@@ -128,7 +117,7 @@ class MixSummer:
             found = self.faces.get(str(relative)) or []
             if not found:
                 continue
-            _, photo = read_photo_file(str(source), self.max_pixels)
+            _, photo = load_photo(Path(str(source)), self.max_pixels)
             _, crops = self.scrubber.align(photo, [face for face, _ in found])
             with torch.inference_mode():
                 part, n = mixing_sums(self.scrubber.editor, to_model(crops, self.scrubber.device),
@@ -141,12 +130,6 @@ class MixSummer:
         return pa.table({"row": pa.array(present, pa.int32()),
                          "count": pa.array([int(counts[r]) for r in present], pa.int64()),
                          "alpha": pa.array([sums[r].flatten().tolist() for r in present], pa.list_(pa.int64()))})
-
-
-def one_line(exc: Exception) -> str:
-    if isinstance(exc, InfoscrubError):
-        return str(exc)
-    return f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
 @dataclass

@@ -35,7 +35,7 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InfoscrubError(f"cannot read {path}: {exc.strerror}") from None
+        raise InfoscrubError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def load_face(path: Path, alignment: str, size: int) -> np.ndarray:
