@@ -164,11 +164,9 @@ class Scrubber:
 
         if aligned:
             found = [whole_image_face(photo)]
-            matrices = [aligned_matrix(photo.width, photo.height, alignment, size)]
             feather = 0.0  # the crop is the whole image: no seam to hide
         else:
             found = detect_faces(photo.rgb, self.detector) if detected is None else detected
-            matrices = [alignment_matrix(f.landmarks, alignment, size) for f in found]
             feather = self.feather
         timings["detect"] = time.perf_counter() - clock
         if wanted and found and max(wanted) >= len(found):
@@ -178,7 +176,11 @@ class Scrubber:
         selected = [i for i in range(len(found)) if (wanted is None or i in wanted) and strength > 0]
 
         clock = time.perf_counter()
-        crops = [self._crop(photo.rgb, m, size) for m in matrices]
+        if aligned:
+            matrices = [aligned_matrix(photo.width, photo.height, alignment, size)]
+            crops = [self._crop(photo.rgb, matrices[0], size)]
+        else:
+            matrices, crops = self.align(photo, found)
         timings["align"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
