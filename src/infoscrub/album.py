@@ -36,7 +36,12 @@ from infoscrub.edit_request import check_edit_request
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.metrics import entropy_bits
 from infoscrub.faces.detect import Face
-from infoscrub.faces.identity import THRESHOLD, group_faces, shared_embedder
+from infoscrub.faces.identity import (
+    THRESHOLD,
+    check_threshold,
+    group_faces,
+    shared_embedder,
+)
 from infoscrub.photo_io import Photo
 from infoscrub.scrubber import Scrubber, as_photo, from_model, identity_crops, to_model
 
@@ -149,8 +154,7 @@ class PeopleFinder:
         self.photos.append(name)
 
     def album(self, threshold: float = THRESHOLD) -> Album:
-        if not 0 < threshold < 2:
-            raise InfoscrubError(f"the grouping threshold is a face-recognition distance in (0, 2), not {threshold}")
+        check_threshold(threshold)
         size = int(self.scrubber.editor.image_size)
         embeddings = np.stack(self.embeddings) if self.embeddings else np.zeros((0, 128), np.float32)
         crops = np.stack(self.crops) if self.crops else np.zeros((0, size, size, 3), np.float16)

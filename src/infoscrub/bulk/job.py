@@ -27,6 +27,7 @@ from infoscrub.bulk.records import STATE, settings_key
 from infoscrub.bulk.report import Progress, ReportWriter
 from infoscrub.bulk.sources import list_sources
 from infoscrub.errors import InfoscrubError
+from infoscrub.faces.identity import check_threshold
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
 from infoscrub.photo_job import ScrubOptions
 from infoscrub.storage.atomic import atomic_write
@@ -59,8 +60,8 @@ class BulkSettings:
                                  "GPUs per actor 0 or more")
         if self.album and (self.options.target is not None or self.options.aligned or self.options.faces):
             raise InfoscrubError("an album gives every person one edit: --target and --aligned do not apply")
-        if self.album and not 0 < self.album_threshold < 2:
-            raise InfoscrubError("the album threshold is a face-recognition distance between 0 and 2")
+        if self.album:
+            check_threshold(self.album_threshold, "the album threshold")
 
 
 def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress: bool = True) -> dict[str, Any]:

@@ -222,8 +222,10 @@ def check_album_args(args: argparse.Namespace) -> None:
     if clashing:
         raise InfoscrubError(f"--album gives every person one edit across the photos; {clashing[0]} does not "
                              "apply to it")
-    if args.album_threshold is not None and not 0 < args.album_threshold < 2:
-        raise InfoscrubError("--album-threshold is a face-recognition distance between 0 and 2 (default 0.6)")
+    if args.album_threshold is not None:
+        from infoscrub.faces.identity import check_threshold
+
+        check_threshold(args.album_threshold, "--album-threshold")
 
 
 def print_people(album: dict) -> None:

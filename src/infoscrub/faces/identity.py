@@ -112,6 +112,14 @@ def same_person(distance: float | np.ndarray, threshold: float = THRESHOLD):
     return distance < threshold
 
 
+def check_threshold(threshold: float, name: str = "the grouping threshold") -> float:
+    """A grouping threshold is a distance between embeddings on the unit sphere: in (0, 2)."""
+    if not 0 < threshold < 2:
+        raise InfoscrubError(f"{name} is a face-recognition distance between 0 and 2 (default {THRESHOLD}), "
+                             f"not {threshold}")
+    return threshold
+
+
 def group_faces(embeddings: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
     """People: (N,) group numbers 0, 1, ... (in order of first appearance) from average-linkage
     clustering cut at ``threshold``. Average linkage keeps a person together across varied
