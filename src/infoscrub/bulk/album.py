@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from infoscrub.album import Album, AlbumFace
+from infoscrub.album import Album, AlbumFace, PeopleFinder
 from infoscrub.consistency import PersonEdits, values_from_codes
 from infoscrub.faces.detect import Face
 from infoscrub.faces.identity import group_faces
@@ -59,10 +59,7 @@ class FaceReader:
     """Pass 1: one row per face (or one per photo without a face, or with an error)."""
 
     def __init__(self, weights: dict[str, Any], threads: int, max_pixels: int):
-        from infoscrub.album import PeopleFinder
-
         self.scrubber = load_scrubber(weights, threads)
-        self.finder_of = lambda: PeopleFinder(self.scrubber)
         self.max_pixels = max_pixels
 
     def __call__(self, batch: dict[str, Any]):
@@ -75,7 +72,7 @@ class FaceReader:
         for source, relative in zip(batch["source"], batch["relative"]):
             try:
                 sha, photo = load_photo(Path(str(source)), self.max_pixels)
-                finder = self.finder_of()
+                finder = PeopleFinder(self.scrubber)  # this photo's faces only
                 finder.add(str(relative), photo)
             except Exception as exc:  # one photo's problem is its row's
                 rows.append({"relative": str(relative), "error": str(as_error(exc))})
