@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(HERE))
+    from identity import purity_completeness
     from scrub_photo import full_size_scrubber
 
     from infoscrub.album import AlbumScrub, find_people
@@ -69,15 +69,12 @@ def main() -> None:
         job.scrub(k, photo)
     scrubbed = time.perf_counter() - start
 
-    face_people = np.array([truth[f.photo] for f in album.faces])
     groups = album.person
-    purity = sum(Counter(face_people[groups == g]).most_common(1)[0][1] for g in set(groups)) / len(groups)
-    completeness = sum(Counter(groups[face_people == p]).most_common(1)[0][1]
-                       for p in set(face_people)) / len(groups)
+    purity, completeness = purity_completeness(groups, np.array([truth[f.photo] for f in album.faces]))
     n = len(photos)
     print(json.dumps({
         "photos": n, "faces": len(album.faces), "people": len(set(truth.tolist())),
-        "groups_found": len(set(groups.tolist())), "purity": round(purity, 3), "completeness": round(completeness, 3),
+        "groups_found": len(set(groups.tolist())), "purity": purity, "completeness": completeness,
         "mode": args.mode, "weights": weights,
         "seconds_per_photo": {"photo_by_photo": round(loop / n, 4),
                               "album_find_people": round(found / n, 4), "album_plan": round(planned / n, 4),
