@@ -64,6 +64,7 @@ class Album:
     embeddings: np.ndarray  # (F, 128) float32
     threshold: float
     names: dict[int, str] = field(default_factory=dict)
+    embedder: Any = field(default=None, repr=False, compare=False)  # what made ``embeddings``
 
     def person_id(self, key: int | str) -> int:
         """A person by id or by the name given with ``name``."""
@@ -126,9 +127,8 @@ class PeopleFinder:
 
     def __init__(self, scrubber: Scrubber, embedder: Any | None = None):
         self.scrubber = scrubber
-        chosen = embedder if embedder is not None else scrubber.identity
-        # the scrubber's own embedder when it has one (not True/False), else dlib's (the extra)
-        self.embedder = chosen if chosen not in (None, True, False) else shared_embedder()
+        # the identity check's embedder when the scrubber has one, else dlib's (the extra)
+        self.embedder = embedder or scrubber.identity_embedder() or shared_embedder()
         self.photos: list[str] = []
         self.faces: list[AlbumFace] = []
         self.crops: list[np.ndarray] = []
@@ -159,7 +159,7 @@ class PeopleFinder:
         embeddings = np.stack(self.embeddings) if self.embeddings else np.zeros((0, 128), np.float32)
         crops = np.stack(self.crops) if self.crops else np.zeros((0, size, size, 3), np.float16)
         return Album(list(self.photos), list(self.faces), group_faces(embeddings, threshold), crops,
-                     embeddings, threshold)
+                     embeddings, threshold, embedder=self.embedder)
 
 
 def find_people(scrubber: Scrubber, photos: Iterable[Any], names: Sequence[str] | None = None,
@@ -213,7 +213,11 @@ class AlbumScrub:
             return from_model(edited)
 
         found = [self.album.faces[k].face for k in rows]
-        edited, report = self.scrubber.scrub_found(photo, self.chosen, self.mode, self.strength, found, wanted, edit)
+        # the identity check compares with the faces' embeddings made when the album was read
+        reuse = self.album.embedder is not None and self.album.embedder is self.scrubber.identity_embedder()
+        known = [self.album.embeddings[k] for k in rows] if reuse else None
+        edited, report = self.scrubber.scrub_found(photo, self.chosen, self.mode, self.strength, found, wanted, edit,
+                                                   known)
         for k, face in zip(rows, report["faces"]):
             pid = int(self.album.person[k])
             face["person"] = pid

@@ -144,19 +144,23 @@ class Scrubber:
         return matrices, [self._crop(photo.rgb, m, size) for m in matrices]
 
     def scrub_found(self, photo: Photo, chosen: list[str], mode: str, strength: float, found: list[Face],
-                    wanted: list[int], edit: EditFn) -> tuple[Photo, dict]:
+                    wanted: list[int], edit: EditFn, known: list[np.ndarray] | None = None) -> tuple[Photo, dict]:
         """The pipeline on faces already found (``locate``), edited by ``edit`` (an album edits
-        each person alike): ``wanted`` numbers the faces to edit."""
-        return self._scrub(photo, chosen, mode, strength, wanted, False, None, detected=found, edit=edit)
+        each person alike): ``wanted`` numbers the faces to edit; ``known``: their identity
+        embeddings by ``identity_embedder()``, when already made (the check then embeds only
+        the output)."""
+        return self._scrub(photo, chosen, mode, strength, wanted, False, None, detected=found, edit=edit,
+                           known=known)
 
     # ------------------------------------------------------------------ the pipeline
 
     def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
                wanted: list[int] | None, aligned: bool, target: Target | None = None,
-               detected: list[Face] | None = None, edit: EditFn | None = None) -> tuple[Photo, dict]:
+               detected: list[Face] | None = None, edit: EditFn | None = None,
+               known: list[np.ndarray] | None = None) -> tuple[Photo, dict]:
         """The pipeline. ``detected``: the photo's faces, already found; ``edit``: how the
         selected faces' crops are edited (an album edits each person alike), instead of
-        ``self._edit``."""
+        ``self._edit``; ``known``: the faces' identity embeddings, already made."""
         size = int(self.editor.image_size)
         alignment = str(self.editor.alignment)
         timings: dict[str, float] = {}
@@ -223,7 +227,8 @@ class Scrubber:
         timings["report"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        kept = self._identity(photo.rgb, result.rgb, [matrices[i] for i in selected], alignment, size)
+        kept = self._identity(photo.rgb, result.rgb, [matrices[i] for i in selected], alignment, size,
+                              None if known is None else [known[i] for i in selected])
         if kept is not None:
             timings["identity"] = time.perf_counter() - clock
 
@@ -294,19 +299,33 @@ class Scrubber:
         names = list(self.attacker.attributes)
         return [{n: float(p) for n, p in zip(names, row)} for row in self._probs(crops)]
 
+    def identity_embedder(self) -> Any | None:
+        """The identity check's embedder: the scrubber's own, dlib's of the calling thread
+        (``identity=True``), or None when the check is off."""
+        if self.identity is True:
+            from infoscrub.faces.identity import shared_embedder
+
+            return shared_embedder()
+        return self.identity or None
+
     def _identity(self, before: np.ndarray, after: np.ndarray, matrices: list[np.ndarray], alignment: str,
-                  size: int) -> list[dict[str, Any]] | None:
+                  size: int, known: list[np.ndarray] | None = None) -> list[dict[str, Any]] | None:
         """Per edited face: is the face in the output still the same person as in the input?
         dlib's embedding distance between the two, on crops aligned the model's way at
-        ``IDENTITY_SIZE``; None when the check is off."""
-        if not self.identity or not matrices:
+        ``IDENTITY_SIZE``; None when the check is off. ``known``: the input faces' embeddings
+        by this embedder, when already made (an album has them)."""
+        embedder = self.identity_embedder()
+        if embedder is None or not matrices:
             return None
         from infoscrub.faces import identity
 
-        embedder = identity.shared_embedder() if self.identity is True else self.identity
-        pairs = identity_crops(before, matrices, size) + identity_crops(after, matrices, size)
-        vectors = embedder.embed(pairs, alignment)
-        gaps = identity.distances(vectors[:len(matrices)], vectors[len(matrices):])
+        if known is None:
+            vectors = embedder.embed(identity_crops(before, matrices, size) + identity_crops(after, matrices, size),
+                                     alignment)
+            known, vectors = vectors[:len(matrices)], vectors[len(matrices):]
+        else:
+            vectors = embedder.embed(identity_crops(after, matrices, size), alignment)
+        gaps = identity.distances(np.asarray(known), vectors)
         return [{"distance": round(float(d), 4), "same_person": bool(identity.same_person(d)),
                  "threshold": identity.THRESHOLD} for d in gaps]
 

@@ -17,6 +17,7 @@ from conftest_faces import (
 from infoscrub.album import AlbumScrub, find_people, scrub_album
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces import identity as faces_identity
+from infoscrub.scrubber import as_photo
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba_aligned_sample"
 
@@ -147,3 +148,24 @@ def test_a_photo_that_changed_since_the_album_was_read_is_refused(scrubber, phot
     result = scrub_album_file(job, 0, source, tmp_path / "out.jpg", ScrubOptions(["Male"]), digest="0" * 64)
     assert result.entry["status"] == "error" and "changed while the album" in result.entry["error"]
     assert not (tmp_path / "out.jpg").exists()
+
+
+def test_the_identity_check_reuses_the_embeddings_the_album_was_grouped_by(scrubber, photos):
+    class Counting(ColourEmbedder):
+        def __init__(self):
+            self.crops = 0
+
+        def embed(self, crops, alignment):
+            self.crops += len(crops)
+            return super().embed(crops, alignment)
+
+    scrubber.identity = Counting()
+    album = find_people(scrubber, photos)
+    assert album.embedder is scrubber.identity and scrubber.identity.crops == 4  # every face, once
+    job = AlbumScrub(scrubber, album, ["Male"])
+    edited, report = job.scrub(1, photos[1])
+    assert scrubber.identity.crops == 4 + 2  # only the two edited faces of the output
+    # the same distances as embedding the input faces again
+    matrices, _ = scrubber.align(as_photo(photos[1])[0], [album.faces[k].face for k in (1, 2)])
+    fresh = scrubber._identity(photos[1], edited, matrices, "celebahq", 128)
+    assert [f["identity"] for f in report["faces"]] == fresh and fresh[0]["distance"] > 0
