@@ -38,16 +38,23 @@ def weights(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("weights")
     names = ["Male", "Smiling", "Young"]
-    editor = Editor.untrained(names, image_size=128, width=8)
-    save_weights(folder / "editor.safetensors", {"generator": editor.generator.state_dict(),
-                                                 "mixer": editor.mixer.state_dict()},
-                 {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
-                  "alignment": "celebahq", "image_size": 128, "step": 1})
+    save_editor(folder, Editor.untrained(names, image_size=128, width=8))
     attacker = Attacker.untrained(names, image_size=128)
     save_weights(folder / "attacker.safetensors", {"adversary": attacker.model.state_dict()},
                  {"kind": "adversary", "config": {"model": {"arch": "resnet18", "width": 8}},
                   "attributes": attacker.attributes, "alignment": "celebahq", "image_size": 128, "step": 0})
     return folder / "editor.safetensors", folder / "attacker.safetensors"
+
+
+def save_editor(folder: Path, editor) -> Path:
+    """An editor as exported stage2 weights, ``folder/editor.safetensors``."""
+    from infoscrub.storage.weights import save_weights
+
+    save_weights(folder / "editor.safetensors", {"generator": editor.generator.state_dict(),
+                                                 "mixer": editor.mixer.state_dict()},
+                 {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
+                  "alignment": "celebahq", "image_size": 128, "step": 1})
+    return folder / "editor.safetensors"
 
 
 def make_source(root: Path) -> Path:
@@ -149,7 +156,6 @@ def visible_editor_weights(folder: Path, attacker: Path) -> tuple[Path, Path]:
     import torch
 
     from infoscrub.inference import Editor
-    from infoscrub.storage.weights import save_weights
 
     editor = Editor.untrained(["Male", "Smiling", "Young"], image_size=128, width=8, seed=5)
     gen = torch.Generator().manual_seed(5)
@@ -157,11 +163,7 @@ def visible_editor_weights(folder: Path, attacker: Path) -> tuple[Path, Path]:
         for param in list(editor.generator.parameters()) + list(editor.mixer.parameters()):
             param.add_(0.05 * torch.randn(param.shape, generator=gen))
     folder.mkdir()
-    save_weights(folder / "editor.safetensors", {"generator": editor.generator.state_dict(),
-                                                 "mixer": editor.mixer.state_dict()},
-                 {"kind": "stage2", "config": dict(editor.info["config"]), "attributes": editor.attributes,
-                  "alignment": "celebahq", "image_size": 128, "step": 1})
-    return folder / "editor.safetensors", attacker
+    return save_editor(folder, editor), attacker
 
 
 def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_path, local_ray, weights):
