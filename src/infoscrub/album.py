@@ -33,6 +33,7 @@ import numpy as np
 from infoscrub.attributes import resolve_attributes
 from infoscrub.consistency import PersonEdits, edit_people, plan_person_edits
 from infoscrub.edit_request import check_edit_request
+from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.metrics import entropy_bits
 from infoscrub.faces.detect import Face
@@ -185,8 +186,8 @@ class AlbumScrub:
         self.scrubber, self.album, self.mode = scrubber, album, mode
         self.chosen = resolve_attributes(attributes, scrubber.editor.attributes)
         self.strength = check_edit_request(mode, strength)
-        if mode == "obfuscate" and not getattr(scrubber.editor, "can_obfuscate", False):
-            raise InfoscrubError("these weights cannot obfuscate (no Stage II mixer); use --mode invert")
+        if mode == "obfuscate":  # also when the plan was made elsewhere
+            require_mixer(scrubber.editor)
         self.selected = set(album.ids()) if people is None else {album.person_id(p) for p in people}
         if plan is None:
             rows = [k for k, pid in enumerate(album.person) if int(pid) in self.selected]

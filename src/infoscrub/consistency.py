@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
 
 BATCH = 16  # faces per model call
@@ -85,8 +86,8 @@ def plan_person_edits(editor, faces: torch.Tensor, groups: np.ndarray | list[int
     for ``editor``; group id per face in ``groups``) and, to obfuscate, their mixing map."""
     if len(faces) != len(groups):
         raise InfoscrubError(f"{len(faces)} faces but {len(groups)} group ids")
-    if mode == "obfuscate" and not getattr(editor, "can_obfuscate", False):
-        raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
+    if mode == "obfuscate":
+        require_mixer(editor)
     codes = torch.cat([editor.codes(x).float().cpu() for _, x in batches(faces)]) if len(faces) else \
         torch.zeros(0, len(editor.attributes))
     plan = values_from_codes(codes, groups, attributes, mode)

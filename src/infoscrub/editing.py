@@ -14,7 +14,16 @@ from typing import Protocol
 
 import torch
 
+from infoscrub.errors import InfoscrubError
+
 Extras = dict[str, torch.Tensor | None]
+
+
+def require_mixer(editor) -> None:
+    """Obfuscation needs Stage II's mixer: a one-line error for an editor without one."""
+    if not getattr(editor, "can_obfuscate", False):
+        raise InfoscrubError("these weights cannot obfuscate: they have no Stage II mixer "
+                             "(obfuscation needs a stage2 checkpoint)")
 
 
 class FaceEditor(Protocol):

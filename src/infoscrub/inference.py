@@ -24,6 +24,7 @@ from torch import nn
 from infoscrub.attributes import resolve_attributes
 from infoscrub.config import config_from_dict
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: public API)
+from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
 from infoscrub.kinds import KINDS, resolve
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
@@ -170,8 +171,8 @@ class Editor:
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
         """
         strength = check_edit_request(mode, strength)
-        if mode == "obfuscate" and self.mixer is None:
-            raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
+        if mode == "obfuscate":
+            require_mixer(self)
         x = faces.to(self.device, torch.float32)
         code, code_edit, out = self._invert(x, attributes, labels)
         if mode == "obfuscate":
@@ -186,8 +187,7 @@ class Editor:
     @torch.no_grad()
     def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None) -> torch.Tensor:
         """The mixer's alpha (B, 1, S, S) for obfuscating ``attributes`` (see ``edit``)."""
-        if self.mixer is None:
-            raise InfoscrubError("these weights have no Stage II mixer; obfuscation needs a stage2 checkpoint")
+        require_mixer(self)
         x = faces.to(self.device, torch.float32)
         code, code_edit, out = self._invert(x, attributes, labels)
         return self.mixer(x, out, code, code_edit)

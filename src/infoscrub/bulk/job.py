@@ -26,6 +26,7 @@ from infoscrub.bulk.album import (
 from infoscrub.bulk.records import STATE, settings_key
 from infoscrub.bulk.report import Progress, ReportWriter
 from infoscrub.bulk.sources import list_sources
+from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces.identity import check_threshold
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
@@ -160,6 +161,8 @@ def plan_album(ray, blocks: list, settings: BulkSettings, weights: dict[str, Any
     import pyarrow as pa
 
     options = settings.options
+    if options.mode == "obfuscate":  # before any pass, not inside an actor of the third
+        require_mixer(editor)
     if progress:
         print("album: reading every face of the collection", file=sys.stderr)
     faces = pa.concat_tables(list(map_actors(ray, blocks, FaceReader, (weights, threads, options.max_pixels),
