@@ -170,3 +170,16 @@ def test_the_album_plan_does_not_depend_on_the_order_batches_come_back():
              for order in (rows, rows[::-1], rows[3:] + rows[:3])]
     assert len({p.key() for p in plans}) == 1
     assert plans[0].album.person.tolist() == [0, 1, 2] * 3
+
+
+def test_an_album_to_obfuscate_needs_a_mixer_before_any_pass():
+    from infoscrub.bulk import BulkSettings
+    from infoscrub.bulk.job import plan_album
+    from infoscrub.inference import Editor
+    from infoscrub.photo_job import ScrubOptions
+
+    editor = Editor.untrained(["Male"], image_size=32, width=8)
+    editor.mixer = None
+    settings = BulkSettings(ScrubOptions(["Male"], mode="obfuscate"), album=True)
+    with pytest.raises(InfoscrubError, match="cannot obfuscate"):
+        plan_album(None, [], settings, {}, 1, editor, progress=False)  # no Ray needed to refuse
