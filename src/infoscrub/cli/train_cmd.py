@@ -10,6 +10,7 @@ and in every checkpoint.
 from __future__ import annotations
 
 import argparse
+import time
 
 from infoscrub.kinds import KINDS, ModelKind, resolve
 
@@ -62,8 +63,10 @@ def _register_round(train_sub: argparse._SubParsersAction) -> None:
                    "(default: the package's assets/weights)")
     p.add_argument("--fresh", action="store_true", help="start a new model (the attackers are still reused)")
     p.add_argument("--seconds", type=float, help="training seconds, Stage I + Stage II (seconds)")
+    p.add_argument("--until", help="end time HH:MM (local; the next such time): training stops early "
+                   "enough for the evaluation to end by then (replaces --seconds)")
     p.add_argument("--batch-size", type=int, help="batch size of Stage I and Stage II")
-    p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument("--device", help="auto | cpu | cuda; cpu brings the CPU round's sizes (docs/training.md)")
     p.add_argument("--print-config", action="store_true", help="print the resolved round config and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="round config overrides")
     p.set_defaults(handler=run_round_cmd)
@@ -88,7 +91,7 @@ def run_round_cmd(args: argparse.Namespace) -> int:
     import tempfile
 
     from infoscrub.config import config_to_dict
-    from infoscrub.rounds.round import build_round_config, run_round
+    from infoscrub.rounds.round import build_round_config, profile_overrides, run_round
     from infoscrub.rounds.state import StatePaths, read_trainer_state
 
     start = (StatePaths.folder(args.from_dir) if args.from_dir
@@ -96,7 +99,8 @@ def run_round_cmd(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"seconds={args.seconds}"] if args.seconds is not None else [])
     if args.print_config:
         info = read_trainer_state(start.trainer)[0] if start.has_model() and not args.fresh else None
-        print(json.dumps(config_to_dict(build_round_config(overrides, info and info["config"])), indent=2))
+        cfg = build_round_config(profile_overrides(args.device) + overrides, info and info["config"])
+        print(json.dumps(config_to_dict(cfg), indent=2))
         return 0
     if args.from_dir and not start.has_model() and not args.fresh:
         from infoscrub.errors import InfoscrubError
@@ -104,8 +108,30 @@ def run_round_cmd(args: argparse.Namespace) -> int:
         raise InfoscrubError(f"{args.from_dir} holds no state (editor.safetensors + trainer.safetensors); "
                              "pass --fresh to start a new model")
     run_round(overrides, args.data, args.test_data, args.out, args.work or tempfile.gettempdir(), start,
-              fresh=args.fresh, device=args.device, batch_size=args.batch_size)
+              fresh=args.fresh, device=args.device, batch_size=args.batch_size,
+              until=parse_until(args.until) if args.until else None)
     return 0
+
+
+def parse_until(text: str, now: float | None = None) -> float:
+    """``HH:MM`` (or ``HH:MM:SS``) local time -> the next such moment as a time.time() value."""
+    import datetime as dt
+
+    from infoscrub.errors import InfoscrubError
+
+    for fmt in ("%H:%M", "%H:%M:%S"):
+        try:
+            clock = dt.datetime.strptime(text, fmt).time()
+            break
+        except ValueError:
+            continue
+    else:
+        raise InfoscrubError(f"--until {text!r} is not a time of day HH:MM")
+    current = dt.datetime.fromtimestamp(time.time() if now is None else now)
+    end = dt.datetime.combine(current.date(), clock)
+    if end <= current:
+        end += dt.timedelta(days=1)
+    return end.timestamp()
 
 
 def run_keep_cmd(args: argparse.Namespace) -> int:

@@ -37,5 +37,9 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(realism logits (B, 1, h, w), attribute logits (B, heads, n)), both float32."""
         h = self.trunk(x)
-        cls = self.classify(h).reshape(x.shape[0], self.heads, self.num_attributes)
-        return self.realism(h).float(), cls.float()
+        # The heads run in fp32 under autocast: they are cheap, and oneDNN's bf16 conv with a
+        # 1x1 output (the attribute head) has returned wrong values (pytorch #163347).
+        with torch.autocast(x.device.type, enabled=False):
+            h = h.float()
+            cls = self.classify(h).reshape(x.shape[0], self.heads, self.num_attributes)
+            return self.realism(h), cls

@@ -24,12 +24,11 @@ from typing import Any, Callable
 import torch
 
 from infoscrub.config import apply_overrides, config_from_dict, config_to_dict
-from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet, load_image_set
 from infoscrub.errors import InfoscrubError
-from infoscrub.inference import Attacker, Editor
+from infoscrub.inference import Attacker
 from infoscrub.storage.weights import read_networks, save_weights
-from infoscrub.models import MixerConfig, ObfuscationMixer, UNetEditor, count_parameters
+from infoscrub.models import MixerConfig, ObfuscationMixer, count_parameters
 from infoscrub.rounds.state import (
     ATTACKER,
     EDITOR,
@@ -46,15 +45,10 @@ from infoscrub.training.adversary import AdversaryTask, AdversaryTrainConfig
 from infoscrub.storage.checkpoints import load_module_state
 from infoscrub.training.config import RunConfig
 from infoscrub.training.loop import TrainContext, fit, load_training_data, make_context
-from infoscrub.training.stage1 import Stage1Config, Stage1Task, inversion_grid
+from infoscrub.training.stage1 import Stage1Config, Stage1Task
 from infoscrub.training.stage2 import Stage2Config, Stage2Task
 
 LOG = "round.log"
-SAMPLES = "samples.png"
-# What the paper reports (SPEC §4): mean inversion accuracy of the unseen adversary over
-# the ten attributes, and mean entropy before/after obfuscation.
-PAPER = {"inversion_accuracy": {"InfoScrub": 0.155, "StarGAN": 0.411},
-         "entropy_bits": {"before": 0.20, "after": 0.81}}
 # Sections of the Stage I config that define the model: a state continues only with these
 # unchanged (a changed architecture starts a new state).
 MODEL_KEYS = ("variant", "generator", "discriminator")
@@ -90,6 +84,9 @@ class RoundConfig:
     seconds: float = 420.0  # wall-clock training time of the round, Stage I + Stage II
     stage2_share: float = 0.2  # ... of which Stage II gets this share
     export_every_seconds: float = 120.0  # compact state to the output folder during Stage I
+    # With an end time (--until), training stops this long before it: what is left is for
+    # the exports, the evaluation on the test split and the sample grid.
+    finish_seconds: float = 300.0
     eval_batch_size: int = 256
     seed: int = 0  # a round's batches are seeded by seed + the state's round count
     stage1: Stage1Config = field(default_factory=_stage1)
@@ -99,6 +96,28 @@ class RoundConfig:
     # trained once, in the first round whose state lacks it, then reused.
     attacker: AdversaryTrainConfig = field(default_factory=_adversary(32, 1000))
     heldout: AdversaryTrainConfig = field(default_factory=_adversary(48, 2000))
+
+
+# The CPU round (2 cores with native bf16; docs/training.md): the model every CPU round
+# grows and the sizes that fit a round of about two hours. 64 px; G and D width 32 (192 /
+# 256 channels at most); D has 5 stride-2 layers, so its attribute head sees 2x2 (a 1x1
+# bf16 convolution is the pattern of pytorch #163347). The attackers are trained once, at
+# 64 px, within about 15 minutes together.
+CPU_PROFILE = (
+    "stage1.data.image_size=64",
+    "stage1.generator.width=32", "stage1.generator.max_channels=192",
+    "stage1.discriminator.width=32", "stage1.discriminator.max_channels=256", "stage1.discriminator.layers=5",
+    "stage1.run.batch_size=32", "stage2.run.batch_size=32", "stage2.mixer.width=16",
+    "stage1.run.bf16_cpu=true",
+    "export_every_seconds=600", "finish_seconds=420", "eval_batch_size=128",
+    "heldout.model.width=48", "heldout.run.steps=2500", "heldout.run.batch_size=64",
+    "attacker.model.width=32", "attacker.run.steps=1500", "attacker.run.batch_size=64",
+)
+
+
+def profile_overrides(device: str | None) -> list[str]:
+    """The overrides a device brings before the user's own: the CPU round's sizes on the CPU."""
+    return list(CPU_PROFILE) if device == "cpu" else []
 
 
 def build_round_config(overrides: list[str], state_stage1: dict[str, Any] | None) -> RoundConfig:
@@ -315,86 +334,13 @@ def _train_stage2(rnd: Round, seconds: float) -> Stage2Task:
     return task
 
 
-def _sample_grid(rnd: Round, task2: Stage2Task, test: ImageSet) -> None:
-    """One PNG: the inversion grid of G_ema (input | reconstruction | each attribute) over
-    the Stage II grid (input | inversion | alpha | obfuscated), on test faces."""
-    from PIL import Image
-
-    x = to_model_range(test.images[:6].to(rnd.ctx.device))
-    labels = test.targets(rnd.ctx.attributes)[:6].to(rnd.ctx.device)
-    top = inversion_grid(rnd.stage1.G_ema, x, labels)
-    bottom = task2.sample_grid(x, labels)
-    width = max(top.shape[2], bottom.shape[2])
-    canvas = torch.full((3, top.shape[1] + bottom.shape[1] + 8, width), 255, dtype=torch.uint8)
-    canvas[:, : top.shape[1], : top.shape[2]] = top.cpu()
-    canvas[:, top.shape[1] + 8:, : bottom.shape[2]] = bottom.cpu()
-    Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(rnd.out / SAMPLES)
-
-
-def _evaluate(rnd: Round, heldout: Path, test: ImageSet) -> dict[str, Any]:
-    from infoscrub.evaluation.protocol import collect, summarise
-
-    start = time.perf_counter()
-    task1 = rnd.stage1
-    generator = UNetEditor(len(rnd.ctx.attributes), rnd.cfg.stage1.generator)
-    generator.load_state_dict(task1.G_ema.state_dict())
-    mixer = copy.deepcopy(rnd.mixer) if rnd.mixer is not None else None
-    editor = Editor(generator, rnd.ctx.attributes, rnd.ctx.alignment, rnd.ctx.image_size, mixer, rnd.ctx.device)
-    judge = Attacker.load(heldout, device=rnd.ctx.device)
-    col = collect(editor, judge, test, None, None, seed=0, batch_size=rnd.cfg.eval_batch_size, progress=False,
-                  paths=("label_free", "obfuscated") if mixer is not None else ("label_free",))
-    summary = summarise(col)
-    rnd.timings["evaluate"] = time.perf_counter() - start
-    return summary
-
-
-def round_metrics(rnd: Round, summary: dict[str, Any], device_name: str) -> dict[str, Any]:
-    per = summary["per_attribute"]
-    mean = summary["mean"]
-
-    def per_attr(*keys: str) -> dict[str, Any]:
-        out = {}
-        for a, entry in per.items():
-            value: Any = entry
-            for k in keys:
-                value = value.get(k) if isinstance(value, dict) else None
-            out[a] = value
-        return out
-
-    obf = mean.get("obfuscation") or {}
-    entropy = (obf.get("all") or {}).get("entropy") or {}
-    return {
-        "round": rnd.info["rounds"],
-        "device": device_name,
-        "batch_size": {"stage1": rnd.cfg.stage1.run.batch_size, "stage2": rnd.cfg.stage2.run.batch_size},
-        "images_seen": {"stage1_round": rnd.images.get("stage1", 0), "stage1_total": rnd.info["images_seen"],
-                        "stage2_round": rnd.images.get("stage2", 0), "stage2_total": rnd.info["stage2_images_seen"]},
-        "images_per_s": {k: rnd.images[k] / rnd.timings[k] if rnd.timings.get(k) else None
-                         for k in ("stage1", "stage2")},
-        "steps_total": rnd.info["steps"],
-        # The held-out adversary's accuracy on the inverted attribute, label-free path, on the
-        # test images it got right before editing (paper Table A1's Acc; lower is better).
-        "inversion_accuracy": per_attr("inversion", "label_free", "correct", "acc"),
-        "inversion_accuracy_mean": summary["privacy"],
-        "inversion_accuracy_all_mean": summary["privacy_all"],
-        "entropy_bits": {"before": entropy.get("real"), "after": entropy.get("ours"),
-                         "per_attribute": {a: ((e.get("obfuscation") or {}).get("all") or {}).get("entropy")
-                                           for a, e in per.items()}},
-        "utility": summary["utility"],  # accuracy on the attributes not edited, after inversion
-        "utility_unedited": (mean.get("utility") or {}).get("real"),
-        "l1": ((mean.get("fidelity") or {}).get("label_free") or {}).get("l1"),
-        "l1_obfuscated": ((mean.get("fidelity") or {}).get("obfuscated") or {}).get("l1"),
-        "heldout_accuracy_real": per_attr("adversary", "accuracy"),
-        "paper": PAPER,
-        "seconds": {k: round(v, 1) for k, v in rnd.timings.items()},
-        "config": config_to_dict(rnd.cfg),
-    }
-
-
 def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out: str | Path,
               work: str | Path, start: StatePaths | None, fresh: bool = False, device: str | None = None,
-              batch_size: int | None = None) -> dict[str, Any]:
-    """Run one round (see the module doc); returns the round's metrics."""
+              batch_size: int | None = None, until: float | None = None) -> dict[str, Any]:
+    """Run one round (see the module doc); returns the round's metrics.
+
+    ``until`` (a time.time() value) ends training ``finish_seconds`` before it, whatever
+    the attackers' training took; it replaces ``seconds``."""
     out, work = Path(out), Path(work)
     out.mkdir(parents=True, exist_ok=True)
     clash = [n for n in (EDITOR, TRAINER, METRICS, LOG) if (out / n).exists()]
@@ -407,12 +353,14 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
         extra += [f"stage1.run.batch_size={batch_size}", f"stage2.run.batch_size={batch_size}"]
     if device is not None:
         extra += [f"stage1.run.device={device}"]
-    cfg = build_round_config(list(overrides) + extra, state_info["config"] if state_info else None)
+    cfg = build_round_config(profile_overrides(device) + list(overrides) + extra,
+                             state_info["config"] if state_info else None)
     cfg.stage1.data.path = str(data)
     if state_info is not None:
         cfg.stage1.data.alignment = state_info["alignment"]
     for sub in (cfg.stage2, cfg.attacker, cfg.heldout):
         sub.run.device, sub.run.bf16 = cfg.stage1.run.device, cfg.stage1.run.bf16
+        sub.run.bf16_cpu = cfg.stage1.run.bf16_cpu
         sub.run.channels_last, sub.run.compile = cfg.stage1.run.channels_last, cfg.stage1.run.compile
     rounds_done = state_info["rounds"] if state_info else 0
     cfg.stage1.run.seed = cfg.seed + rounds_done  # new batches every round
@@ -438,6 +386,10 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     heldout = _load_adversary_or_train(rnd, "heldout", cfg.heldout, paths.heldout, out / HELDOUT)
     _load_adversary_or_train(rnd, "attacker", cfg.attacker, paths.attacker, out / ATTACKER)
 
+    if until is not None:
+        cfg.seconds = max(0.0, until - time.time() - cfg.finish_seconds)
+        log(f"until {time.strftime('%H:%M:%S', time.localtime(until))}: {cfg.seconds:.0f} s of training, "
+            f"{cfg.finish_seconds:.0f} s kept for the evaluation")
     restarted = _start_stage1(rnd, start if continuing else None)
     task1 = rnd.stage1
     log(f"stage1: G {count_parameters(task1.G) / 1e6:.1f}M / D {count_parameters(task1.D) / 1e6:.1f}M parameters, "
@@ -449,9 +401,9 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     rnd.info["rounds"] = rounds_done + int(trained)  # --seconds 0 only evaluates (and exports)
     rnd.export()
 
-    summary = _evaluate(rnd, heldout, test)
-    metrics = round_metrics(rnd, summary, device_name)
-    _sample_grid(rnd, task2, test)
+    from infoscrub.rounds.measure import measure_round  # the evaluation's imports, only now
+
+    metrics = measure_round(rnd, heldout, test, task2, device_name)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     log(f"evaluation ({rnd.timings['evaluate']:.0f} s, held-out adversary, {len(test)} test images): "
         f"inversion accuracy {metrics['inversion_accuracy_mean']:.3f} (paper 0.155), "

@@ -44,6 +44,9 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
+    # bf16 autocast on a CPU that computes bf16 natively (avx512_bf16 / AMX; fp32 elsewhere).
+    # Off by default: the CPU round turns it on (benchmarks/train_step.py measures the gain).
+    bf16_cpu: bool = False
     channels_last: bool = True  # on CUDA, for networks without instance norm (see TrainContext.prepare)
     compile: bool = False  # torch.compile what a step runs (networks, G.encode / G.decode)
     compile_backend: str = "inductor"  # torch.compile backend (aot_eager: trace only, for tests)

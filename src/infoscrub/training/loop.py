@@ -58,9 +58,16 @@ class TrainContext:
     def channels_last(self) -> bool:
         return self.cuda and self.run.channels_last
 
+    @property
+    def bf16(self) -> bool:
+        """Whether steps run under bf16 autocast (CUDA, or a CPU with native bf16)."""
+        if self.cuda:
+            return self.run.bf16
+        return self.run.bf16_cpu and cpu_has_native_bf16()
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.cuda and self.run.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def prepare(self, module: nn.Module) -> nn.Module:
@@ -83,6 +90,17 @@ class TrainContext:
         Compiling a module covers only its ``forward``; the trainers compile exactly the
         callables a step runs, so nothing of the step is left out."""
         return torch.compile(fn, backend=self.run.compile_backend) if self.run.compile else fn
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (avx512_bf16 or AMX) and oneDNN can use it;
+    elsewhere bf16 is emulated and slower than fp32, so the CPU stays in fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    return native and torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def uses_instance_norm(module: nn.Module) -> bool:

@@ -1,0 +1,113 @@
+"""What a round measures when its training ends: the held-out adversary's evaluation on the
+test split, the round's ``metrics.json`` record and its sample grid."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from infoscrub.config import config_to_dict
+from infoscrub.data.batches import to_model_range
+from infoscrub.data.imageset import ImageSet
+from infoscrub.inference import Attacker, Editor
+from infoscrub.models import UNetEditor
+from infoscrub.training.stage1 import inversion_grid
+from infoscrub.training.stage2 import Stage2Task
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from infoscrub.rounds.round import Round
+
+SAMPLES = "samples.png"
+# What the paper reports (SPEC §4): mean inversion accuracy of the unseen adversary over
+# the ten attributes, and mean entropy before/after obfuscation.
+PAPER = {"inversion_accuracy": {"InfoScrub": 0.155, "StarGAN": 0.411},
+         "entropy_bits": {"before": 0.20, "after": 0.81}}
+
+
+def measure_round(rnd: "Round", heldout: "Path", test: ImageSet, task2: Stage2Task, device_name: str) -> dict[str, Any]:
+    """Evaluate, build the metrics record and write the sample grid."""
+    summary = _evaluate(rnd, heldout, test)
+    metrics = round_metrics(rnd, summary, device_name)
+    _sample_grid(rnd, task2, test)
+    return metrics
+
+
+def _sample_grid(rnd: Round, task2: Stage2Task, test: ImageSet) -> None:
+    """One PNG: the inversion grid of G_ema (input | reconstruction | each attribute) over
+    the Stage II grid (input | inversion | alpha | obfuscated), on test faces."""
+    from PIL import Image
+
+    x = to_model_range(test.images[:6].to(rnd.ctx.device))
+    labels = test.targets(rnd.ctx.attributes)[:6].to(rnd.ctx.device)
+    top = inversion_grid(rnd.stage1.G_ema, x, labels)
+    bottom = task2.sample_grid(x, labels)
+    width = max(top.shape[2], bottom.shape[2])
+    canvas = torch.full((3, top.shape[1] + bottom.shape[1] + 8, width), 255, dtype=torch.uint8)
+    canvas[:, : top.shape[1], : top.shape[2]] = top.cpu()
+    canvas[:, top.shape[1] + 8:, : bottom.shape[2]] = bottom.cpu()
+    Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(rnd.out / SAMPLES)
+
+
+def _evaluate(rnd: Round, heldout: Path, test: ImageSet) -> dict[str, Any]:
+    from infoscrub.evaluation.protocol import collect, summarise
+
+    start = time.perf_counter()
+    task1 = rnd.stage1
+    generator = UNetEditor(len(rnd.ctx.attributes), rnd.cfg.stage1.generator)
+    generator.load_state_dict(task1.G_ema.state_dict())
+    mixer = copy.deepcopy(rnd.mixer) if rnd.mixer is not None else None
+    editor = Editor(generator, rnd.ctx.attributes, rnd.ctx.alignment, rnd.ctx.image_size, mixer, rnd.ctx.device)
+    judge = Attacker.load(heldout, device=rnd.ctx.device)
+    col = collect(editor, judge, test, None, None, seed=0, batch_size=rnd.cfg.eval_batch_size, progress=False,
+                  paths=("label_free", "obfuscated") if mixer is not None else ("label_free",))
+    summary = summarise(col)
+    rnd.timings["evaluate"] = time.perf_counter() - start
+    return summary
+
+
+def round_metrics(rnd: Round, summary: dict[str, Any], device_name: str) -> dict[str, Any]:
+    per = summary["per_attribute"]
+    mean = summary["mean"]
+
+    def per_attr(*keys: str) -> dict[str, Any]:
+        out = {}
+        for a, entry in per.items():
+            value: Any = entry
+            for k in keys:
+                value = value.get(k) if isinstance(value, dict) else None
+            out[a] = value
+        return out
+
+    obf = mean.get("obfuscation") or {}
+    entropy = (obf.get("all") or {}).get("entropy") or {}
+    return {
+        "round": rnd.info["rounds"],
+        "device": device_name,
+        "batch_size": {"stage1": rnd.cfg.stage1.run.batch_size, "stage2": rnd.cfg.stage2.run.batch_size},
+        "images_seen": {"stage1_round": rnd.images.get("stage1", 0), "stage1_total": rnd.info["images_seen"],
+                        "stage2_round": rnd.images.get("stage2", 0), "stage2_total": rnd.info["stage2_images_seen"]},
+        "images_per_s": {k: rnd.images[k] / rnd.timings[k] if rnd.timings.get(k) else None
+                         for k in ("stage1", "stage2")},
+        "steps_total": rnd.info["steps"],
+        # The held-out adversary's accuracy on the inverted attribute, label-free path, on the
+        # test images it got right before editing (paper Table A1's Acc; lower is better).
+        "inversion_accuracy": per_attr("inversion", "label_free", "correct", "acc"),
+        "inversion_accuracy_mean": summary["privacy"],
+        "inversion_accuracy_all_mean": summary["privacy_all"],
+        "entropy_bits": {"before": entropy.get("real"), "after": entropy.get("ours"),
+                         "per_attribute": {a: ((e.get("obfuscation") or {}).get("all") or {}).get("entropy")
+                                           for a, e in per.items()}},
+        "utility": summary["utility"],  # accuracy on the attributes not edited, after inversion
+        "utility_unedited": (mean.get("utility") or {}).get("real"),
+        "l1": ((mean.get("fidelity") or {}).get("label_free") or {}).get("l1"),
+        "l1_obfuscated": ((mean.get("fidelity") or {}).get("obfuscated") or {}).get("l1"),
+        "heldout_accuracy_real": per_attr("adversary", "accuracy"),
+        "paper": PAPER,
+        "seconds": {k: round(v, 1) for k, v in rnd.timings.items()},
+        "config": config_to_dict(rnd.cfg),
+    }
