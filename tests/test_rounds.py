@@ -75,8 +75,12 @@ def test_a_round_leaves_a_complete_state_within_the_transfer_limits(first_round)
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["entropy_bits"]["before"] is not None and metrics["entropy_bits"]["after"] is not None
     assert metrics["paper"]["inversion_accuracy"]["InfoScrub"] == 0.155
+    realism = metrics["realism"]
+    for key in ("inverted", "obfuscated", "unedited", "blur", "noise"):
+        assert realism[key] >= 0.0, key
+    assert realism["faces"] > 0
     log = (out / "round.log").read_text()
-    assert "remaining" in log and "round done" in log
+    assert "remaining" in log and "round done" in log and "realism" in log
 
 
 def test_scrubber_reads_the_exported_state(first_round):
@@ -184,6 +188,24 @@ def test_keep_rule():
     assert not is_better({"utility": 0.9}, None)[0]
 
 
+def test_keep_rule_guards_realism():
+    """A round that hides more by wrecking the photos is refused, and the reason says which rule."""
+    scale = {"unedited": 1.0, "noise": 11.0}  # the margin is 0.1 of 11 - 1 = 1.0
+    old = {"inversion_accuracy_mean": 0.9, "utility": 0.85, "realism": {**scale, "inverted": 3.0}}
+    within = {"inversion_accuracy_mean": 0.8, "utility": 0.85, "realism": {**scale, "inverted": 3.9}}
+    wrecked = {"inversion_accuracy_mean": 0.5, "utility": 0.85, "realism": {**scale, "inverted": 4.2}}
+    assert is_better(within, old)[0]
+    keep, why = is_better(wrecked, old)
+    assert not keep and why.startswith("realism rule") and "4.2" in why
+    keep, why = is_better({"inversion_accuracy_mean": 0.5, "utility": 0.85}, old)
+    assert not keep and "no realism measurement" in why
+    # the privacy and utility rules come first and say so
+    assert is_better({**wrecked, "utility": 0.7}, old)[1].startswith("utility rule")
+    assert is_better({**within, "inversion_accuracy_mean": 0.95}, old)[1].startswith("privacy rule")
+    # a kept state measured before realism was: compared on privacy and utility only
+    assert is_better(wrecked, {"inversion_accuracy_mean": 0.9, "utility": 0.85})[0]
+
+
 def test_keep_replaces_one_set_of_files(first_round, tmp_path, capsys):
     out, metrics = first_round
     state, weights = tmp_path / "state", tmp_path / "weights"
@@ -204,6 +226,40 @@ def test_keep_replaces_one_set_of_files(first_round, tmp_path, capsys):
     assert code == 0 and "kept the old state" in capsys.readouterr().out
     assert json.loads((state / "metrics.json").read_text())["inversion_accuracy_mean"] == 0.5
     assert not list(state.glob(".*.tmp")) and not list(weights.glob(".*.tmp"))
+
+
+def test_until_is_the_next_such_time_of_day():
+    import datetime as dt
+
+    from infoscrub.cli.train_cmd import parse_until
+
+    now = dt.datetime(2026, 12, 5, 22, 50).timestamp()
+    assert parse_until("23:10", now) == dt.datetime(2026, 12, 5, 23, 10).timestamp()
+    assert parse_until("01:05", now) == dt.datetime(2026, 12, 6, 1, 5).timestamp()
+    with pytest.raises(InfoscrubError, match="not a time of day"):
+        parse_until("25:00", now)
+
+
+def test_a_round_with_an_end_time_trains_until_the_time_left(data_root, tmp_path):
+    import time
+
+    until = time.strftime("%H:%M:%S", time.localtime(time.time() + 3600))
+    metrics = run_round(data_root, tmp_path / "r", "--fresh", "--state-dir", str(tmp_path / "none"),
+                        "--until", until, "finish_seconds=3594")
+    log = (tmp_path / "r" / "round.log").read_text()
+    assert f"until {until}" in log
+    assert 0 < metrics["config"]["seconds"] <= 6
+
+
+def test_the_cpu_round_fixes_the_cpu_model(capsys, tmp_path):
+    code = main(["train", "round", "--data", "x", "--test-data", "x", "--out", str(tmp_path / "o"), "--device", "cpu",
+                 "--state-dir", str(tmp_path / "none"), "--print-config"])
+    assert code == 0
+    cfg = json.loads(capsys.readouterr().out)
+    s1 = cfg["stage1"]
+    assert s1["data"]["image_size"] == 64 and s1["run"]["bf16_cpu"] is True
+    assert (s1["generator"]["width"], s1["discriminator"]["width"]) == (32, 32)
+    assert 64 // 2 ** s1["discriminator"]["layers"] > 1  # the attribute head never reduces to 1x1
 
 
 def test_print_config_shows_the_round_settings(capsys, tmp_path):

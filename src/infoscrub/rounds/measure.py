@@ -12,6 +12,7 @@ import torch
 from infoscrub.config import config_to_dict
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
+from infoscrub.evaluation.realism import RealismResult, measure_realism, round_robin_edits
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models import UNetEditor
 from infoscrub.training.stage1 import inversion_grid
@@ -31,13 +32,34 @@ PAPER = {"inversion_accuracy": {"InfoScrub": 0.155, "StarGAN": 0.411},
 
 def measure_round(rnd: "Round", heldout: "Path", test: ImageSet, task2: Stage2Task, device_name: str) -> dict[str, Any]:
     """Evaluate, build the metrics record and write the sample grid."""
-    summary = _evaluate(rnd, heldout, test)
+    editor = _round_editor(rnd)
+    judge = Attacker.load(heldout, device=rnd.ctx.device)
+    summary = _evaluate(rnd, editor, judge, test)
+    realism = _realism(rnd, editor, judge, test)
     metrics = round_metrics(rnd, summary, device_name)
+    metrics["realism"] = realism.as_dict()
     _sample_grid(rnd, task2, test)
     return metrics
 
 
-def _sample_grid(rnd: Round, task2: Stage2Task, test: ImageSet) -> None:
+def _round_editor(rnd: "Round") -> Editor:
+    """The round's G_ema (+ mixer) as the inference editor a user gets."""
+    generator = UNetEditor(len(rnd.ctx.attributes), rnd.cfg.stage1.generator)
+    generator.load_state_dict(rnd.stage1.G_ema.state_dict())
+    mixer = copy.deepcopy(rnd.mixer) if rnd.mixer is not None else None
+    return Editor(generator, rnd.ctx.attributes, rnd.ctx.alignment, rnd.ctx.image_size, mixer, rnd.ctx.device)
+
+
+def _realism(rnd: "Round", editor: Editor, judge: Attacker, test: ImageSet) -> RealismResult:
+    """The realism guard: edited test faces against other real ones (evaluation/realism.py)."""
+    start = time.perf_counter()
+    result = measure_realism(judge.model, test.images, round_robin_edits(editor, list(editor.attributes)),
+                             batch_size=rnd.cfg.eval_batch_size)
+    rnd.timings["realism"] = time.perf_counter() - start
+    return result
+
+
+def _sample_grid(rnd: "Round", task2: Stage2Task, test: ImageSet) -> None:
     """One PNG: the inversion grid of G_ema (input | reconstruction | each attribute) over
     the Stage II grid (input | inversion | alpha | obfuscated), on test faces."""
     from PIL import Image
@@ -53,24 +75,18 @@ def _sample_grid(rnd: Round, task2: Stage2Task, test: ImageSet) -> None:
     Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(rnd.out / SAMPLES)
 
 
-def _evaluate(rnd: Round, heldout: Path, test: ImageSet) -> dict[str, Any]:
+def _evaluate(rnd: "Round", editor: Editor, judge: Attacker, test: ImageSet) -> dict[str, Any]:
     from infoscrub.evaluation.protocol import collect, summarise
 
     start = time.perf_counter()
-    task1 = rnd.stage1
-    generator = UNetEditor(len(rnd.ctx.attributes), rnd.cfg.stage1.generator)
-    generator.load_state_dict(task1.G_ema.state_dict())
-    mixer = copy.deepcopy(rnd.mixer) if rnd.mixer is not None else None
-    editor = Editor(generator, rnd.ctx.attributes, rnd.ctx.alignment, rnd.ctx.image_size, mixer, rnd.ctx.device)
-    judge = Attacker.load(heldout, device=rnd.ctx.device)
     col = collect(editor, judge, test, None, None, seed=0, batch_size=rnd.cfg.eval_batch_size, progress=False,
-                  paths=("label_free", "obfuscated") if mixer is not None else ("label_free",))
+                  paths=("label_free", "obfuscated") if editor.can_obfuscate else ("label_free",))
     summary = summarise(col)
     rnd.timings["evaluate"] = time.perf_counter() - start
     return summary
 
 
-def round_metrics(rnd: Round, summary: dict[str, Any], device_name: str) -> dict[str, Any]:
+def round_metrics(rnd: "Round", summary: dict[str, Any], device_name: str) -> dict[str, Any]:
     per = summary["per_attribute"]
     mean = summary["mean"]
 

@@ -409,6 +409,10 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
         f"inversion accuracy {metrics['inversion_accuracy_mean']:.3f} (paper 0.155), "
         f"entropy {metrics['entropy_bits']['before'] or 0:.2f} -> {metrics['entropy_bits']['after'] or 0:.2f} bits "
         f"(paper 0.20 -> 0.81), utility {metrics['utility']:.3f}, L1 {metrics['l1']:.3f}")
+    real = metrics["realism"]
+    log(f"realism (Frechet distance in the held-out adversary's features, {real['faces']} faces each): "
+        + ", ".join(f"{k} {real[k]:.3g}" for k in ("inverted", "obfuscated", "unedited", "blur", "noise")
+                    if real[k] is not None))
     problems = file_problems(sorted(p for p in out.iterdir())) + state_problems(StatePaths.folder(out).shipped())
     for problem in problems:
         log(f"WARNING: {problem}")
