@@ -137,14 +137,10 @@ class Photo:
 
 
 def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    from infoscrub.data.images import read_bytes
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InfoscrubError(f"{path} is a folder, not a photo") from None
-    except OSError as exc:
-        raise InfoscrubError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return decode_photo(data, max_pixels=max_pixels, name=str(path))
+    return decode_photo(read_bytes(path), max_pixels=max_pixels, name=str(path))
 
 
 def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "upload"

@@ -10,7 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from infoscrub.bulk.records import STATE, finished, mark_finished
+from infoscrub.bulk.records import STATE, done_record, finished, mark_finished, previous_output
+from infoscrub.bulk.sources import row_paths, shown
+from infoscrub.bulk.time_limit import time_limit
 from infoscrub.data.images import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
@@ -33,7 +35,9 @@ def report_schema():
 def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[str]) -> list[dict[str, Any]]:
     """One row per face, or one for a photo without a face or with an error. Beliefs are the
     report attacker's probabilities of the chosen attributes, as JSON objects."""
-    base = {"source": source, "relative": relative, "output": entry.get("output"), "sha256": entry.get("sha256"),
+    output = entry.get("output")
+    base = {"source": source, "relative": relative, "output": None if output is None else shown(output),
+            "sha256": entry.get("sha256"),
             "status": entry["status"], "error": entry.get("error"), "attributes": ",".join(chosen)}
     faces = entry.get("faces") or []
     if not faces:
@@ -55,61 +59,86 @@ class ScrubActor:
     """One Ray actor: the models loaded once, then ``__call__`` per batch of photos."""
 
     def __init__(self, options: ScrubOptions, weights: dict[str, Any], threads: int, dst: str, key: str,
-                 run: str, album: Any = None):
-        """``album``: the collection's ``bulk.album.AlbumPlan`` (each person one edit), or None."""
+                 run: str, album: Any = None, reported: frozenset[str] | None = None,
+                 photo_seconds: float | None = None):
+        """``album``: the collection's ``bulk.album.AlbumPlan`` (each person one edit), or None.
+        ``reported``: the earlier runs that wrote their report; a photo finished by any other
+        (a run killed before its report) is reported by this run with its rows as they were.
+        ``photo_seconds``: the time limit of one photo."""
         from infoscrub.bulk.album import load_scrubber
 
         # this actor's share of the cores, no more
         self.scrubber = load_scrubber(weights, threads)
-        # a stale output of other settings or other bytes is replaced: the done record decides
+        # run_bulk checked before any photo that every existing output is bulk's own (or that
+        # --force allows replacing it): a stale output of other settings or bytes is replaced
         self.options = replace(options, force=True)
         self.dst, self.key, self.run, self.album = Path(dst), key, run, album
+        self.reported, self.photo_seconds = reported, photo_seconds
         self.chosen = list(options.attributes)
 
     def __call__(self, batch: dict[str, Any]):
         import pyarrow as pa
 
         rows: list[dict[str, Any]] = []
-        for source, relative in zip(batch["source"], batch["relative"]):
-            rows.extend(self.one(str(source), str(relative)))
+        for i in range(len(batch["relative"])):
+            rows.extend(self.one(*row_paths(batch, i)))
         return pa.Table.from_pylist([{name: row.get(name) for name in REPORT_TYPES} for row in rows],
                                     schema=report_schema())
 
-    def one(self, source: str, relative: str) -> list[dict[str, Any]]:
-        if os.environ.get(CRASH_ONCE) == relative and not (self.dst / STATE / "crashed").exists():
+    def one(self, source: str, relative: str, shown_source: str, shown_relative: str) -> list[dict[str, Any]]:
+        """The report rows of one photo: ``source`` and ``relative`` are the file system's
+        paths, ``shown_*`` the same as text for the report."""
+        if os.environ.get(CRASH_ONCE) == shown_relative and not (self.dst / STATE / "crashed").exists():
             (self.dst / STATE / "crashed").write_text("once")
             os._exit(1)
         try:
             data = read_bytes(Path(source))
-        except InfoscrubError as exc:
-            return [{"source": source, "relative": relative, "status": "error", "error": str(exc)}]
+        except InfoscrubError as exc:  # unreadable now (maybe for a moment): its old output stays
+            return [{"source": shown_source, "relative": shown_relative, "status": "error", "error": str(exc)}]
         sha = hashlib.sha256(data).hexdigest()
         done = finished(self.dst, relative, sha, self.key)
-        if done is not None and done.get("run") == self.run:
-            # finished earlier in this run by an actor that died before returning its batch:
-            # the retried batch reports the photo as it was done
+        unreported = self.reported is not None and done is not None and done.get("run") not in self.reported
+        if done is not None and (done.get("run") == self.run or unreported):
+            # finished earlier in this run by an actor that died before returning its batch,
+            # or by a run killed before it wrote its report: reported as it was done
             return done["rows"]
         if done is not None:
-            return [{"source": source, "relative": relative, "sha256": sha, "status": "done_before",
-                     "output": done.get("output")}]
-        if self.album is None:
-            entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options, data=data).entry
-        else:
-            entry = self.scrub_in_album(source, relative, data)
-        rows = report_rows(source, relative, entry, self.chosen)
+            return [{"source": shown_source, "relative": shown_relative, "sha256": sha, "status": "done_before",
+                     "output": shown(done["output"]) if done.get("output") else None}]
+        try:
+            with time_limit(self.photo_seconds):
+                if self.album is None:
+                    entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options,
+                                       data=data).entry
+                else:
+                    entry = self.scrub_in_album(source, relative, shown_relative, data)
+        except InfoscrubError as exc:  # the time limit
+            entry = {"input": source, "output": None, "status": "error", "error": str(exc), "sha256": sha}
+        if entry.get("output") is None:
+            self.drop_stale_output(relative)
+        rows = report_rows(shown_source, shown_relative, entry, self.chosen)
         if entry["status"] != "error":  # errors are tried again by the next run
             mark_finished(self.dst, relative, sha, self.key, self.run, entry.get("output"), rows)
         return rows
 
-    def scrub_in_album(self, source: str, relative: str, data: bytes) -> dict[str, Any]:
-        """The photo with the album's edit for each of its people."""
+    def drop_stale_output(self, relative: str) -> None:
+        """The photo's new bytes (or settings) gave no output (no face, not a photo, failed):
+        the output an earlier run wrote would stand for it, so it goes, with its record."""
+        stale = previous_output(self.dst, relative)
+        if stale is not None and stale == self.dst / relative:
+            stale.unlink(missing_ok=True)
+            done_record(self.dst, relative).unlink(missing_ok=True)
+
+    def scrub_in_album(self, source: str, relative: str, key: str, data: bytes) -> dict[str, Any]:
+        """The photo with the album's edit for each of its people (``key``: its relative path
+        as shown, the album's key)."""
         from infoscrub.album import AlbumScrub
 
-        if relative not in self.album.faces:
-            reason = self.album.errors.get(relative, "it was not there")
+        if key not in self.album.faces:
+            reason = self.album.errors.get(key, "it was not there")
             return {"input": source, "output": None, "status": "error",
                     "error": f"not part of the album: when the album was read, {reason}"}
-        job = AlbumScrub(self.scrubber, self.album.photo_album(relative), self.chosen, self.options.mode,
+        job = AlbumScrub(self.scrubber, self.album.photo_album(key), self.chosen, self.options.mode,
                          self.options.strength, plan=self.album.plan)
         return scrub_album_file(job, 0, Path(source), self.dst / relative, self.options, data=data,
-                                digest=self.album.sha256.get(relative)).entry
+                                digest=self.album.sha256.get(key)).entry

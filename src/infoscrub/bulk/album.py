@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from infoscrub.album import Album, AlbumFace, PeopleFinder
+from infoscrub.bulk.sources import row_paths
 from infoscrub.consistency import PersonEdits, values_from_codes
 from infoscrub.faces.detect import Face
 from infoscrub.faces.identity import group_faces
@@ -69,9 +70,10 @@ class FaceReader:
         from infoscrub.scrubber import to_model
 
         rows: list[dict[str, Any]] = []
-        for source, relative in zip(batch["source"], batch["relative"]):
+        for i in range(len(batch["relative"])):
+            source, _, _, relative = row_paths(batch, i)
             try:
-                sha, photo = load_photo(Path(str(source)), self.max_pixels)
+                sha, photo = load_photo(Path(source), self.max_pixels)
                 finder = PeopleFinder(self.scrubber)  # this photo's faces only
                 finder.add(str(relative), photo)
             except Exception as exc:  # one photo's problem is its row's
@@ -110,11 +112,12 @@ class MixSummer:
         size = int(self.scrubber.editor.image_size)
         sums = torch.zeros(len(self.plan.people), 1, size, size, dtype=torch.int64)
         counts = torch.zeros(len(self.plan.people), dtype=torch.int64)
-        for source, relative in zip(batch["source"], batch["relative"]):
-            found = self.faces.get(str(relative)) or []
+        for i in range(len(batch["relative"])):
+            source, _, _, relative = row_paths(batch, i)
+            found = self.faces.get(relative) or []
             if not found:
                 continue
-            _, photo = load_photo(Path(str(source)), self.max_pixels)
+            _, photo = load_photo(Path(source), self.max_pixels)
             _, crops = self.scrubber.align(photo, [face for face, _ in found])
             with torch.inference_mode():
                 part, n = mixing_sums(self.scrubber.editor, to_model(crops, self.scrubber.device),

@@ -23,8 +23,9 @@ from infoscrub.bulk.album import (
     judged_from_rows,
     plan_from_faces,
 )
+from infoscrub.bulk.guard import DstLock, check_outputs
 from infoscrub.bulk.records import STATE, settings_key
-from infoscrub.bulk.report import Progress, ReportWriter
+from infoscrub.bulk.report import Progress, ReportWriter, drop_unfinished_reports, reported_runs
 from infoscrub.bulk.sources import list_sources
 from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
@@ -53,12 +54,16 @@ class BulkSettings:
     album: bool = False  # the collection is one album: each person one edit (bulk.album)
     album_threshold: float = 0.6  # face-recognition distance below which two faces are one person
     max_retries: int = 3  # an actor that dies is restarted and its photos retried, this often
+    force: bool = False  # replace files in DST that bulk did not write (never a source photo)
+    photo_seconds: float | None = 300.0  # one photo's time limit (None: none)
     actor_env: dict[str, str] = field(default_factory=dict)  # environment of the actors' processes
 
     def check(self) -> None:
         if self.actors < 1 or self.batch_size < 1 or self.cpus_per_actor <= 0 or self.gpus_per_actor < 0:
             raise InfoscrubError("actors and batch size must be at least 1, CPUs per actor above 0, "
                                  "GPUs per actor 0 or more")
+        if self.photo_seconds is not None and not self.photo_seconds > 0:
+            raise InfoscrubError("the per-photo time limit must be above 0 seconds")
         if self.album and (self.options.target is not None or self.options.aligned or self.options.faces):
             raise InfoscrubError("an album gives every person one edit: --target and --aligned do not apply")
         if self.album:
@@ -89,9 +94,19 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
     checked = Scrubber.load(settings.checkpoint, attacker=settings.attacker,
                             identity=settings.identity or settings.album)
     key = settings_key(settings.options, [settings.checkpoint, settings.attacker], identity=settings.identity)
-    run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     dst.mkdir(parents=True, exist_ok=True)
-    (dst / STATE).mkdir(exist_ok=True)
+    with DstLock(dst):
+        check_outputs(sources, dst, force=settings.force)
+        return scrub_collection(ray, sources, dst, settings, key, checked, progress)
+
+
+def scrub_collection(ray, sources, dst: Path, settings: BulkSettings, key: str, checked, progress: bool
+                     ) -> dict[str, Any]:
+    """The run itself, with DST locked and its outputs checked (``run_bulk``)."""
+    run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    reports = dst / STATE / "report"
+    drop_unfinished_reports(reports)
+    reported = reported_runs(reports)
     started = not ray.is_initialized()
     if started:
         local = {} if settings.address else {"num_cpus": max(1, int(settings.actors * settings.cpus_per_actor))}
@@ -100,7 +115,7 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
     threads = max(1, int(settings.cpus_per_actor))  # Ray sets OMP_NUM_THREADS to match
     weights = {"checkpoint": settings.checkpoint, "attacker": settings.attacker, "device": settings.device,
                "identity": settings.identity}
-    report = ReportWriter(dst / STATE / "report" / f"run={run}")
+    report = ReportWriter(reports / f"run={run}")
     shown = Progress(len(sources), enabled=progress)
     album_plan = None
     rows: list[dict[str, Any]] = []  # an album's report rows, for its people's summary
@@ -115,7 +130,7 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
             album_plan = plan_album(ray, blocks, settings, weights, threads, checked.editor, progress)
             key = hashlib.sha256(f"{key}:{album_plan.key()}".encode()).hexdigest()[:16]
         for batch in map_actors(ray, blocks, ScrubActor, (settings.options, weights, threads, str(dst), key, run,
-                                                         album_plan), settings):
+                                                         album_plan, reported, settings.photo_seconds), settings):
             shown.advance(report.add(batch))
             if album_plan is not None:
                 rows.extend(batch.select(["relative", "face", "belief_before", "belief_after"]).to_pylist())

@@ -56,6 +56,15 @@ def finished(dst: Path, relative: str, sha256: str, key: str) -> dict[str, Any] 
     return done
 
 
+def previous_output(dst: Path, relative: str) -> Path | None:
+    """The output the photo's done record names (of any settings or bytes), if any."""
+    try:
+        output = json.loads(done_record(dst, relative).read_text()).get("output")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(output) if isinstance(output, str) else None
+
+
 def mark_finished(dst: Path, relative: str, sha256: str, key: str, run: str, output: str | None,
                   rows: list[dict[str, Any]]) -> None:
     text = json.dumps({"sha256": sha256, "settings": key, "output": output, "run": run, "rows": rows})

@@ -19,6 +19,21 @@ FLUSH_ROWS = 20_000  # rows buffered per status before a Parquet row group is wr
 SHOWN_ERRORS = 10  # failed photos named in the summary (the report has them all)
 
 
+def reported_runs(root: Path) -> frozenset[str]:
+    """The runs under ``root`` (DST's report folder) that wrote their report: a run killed
+    before it ended left none, so its photos are reported by the next run."""
+    if not root.is_dir():
+        return frozenset()
+    return frozenset(folder.name.removeprefix("run=") for folder in root.glob("run=*")
+                     if any(folder.glob("status=*/part-0.parquet")))
+
+
+def drop_unfinished_reports(root: Path) -> None:
+    """The temporary files of reports whose runs were killed (none runs now: DST is locked)."""
+    for tmp in root.glob("run=*/status=*/part-0.parquet.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 class ReportWriter:
     """One Parquet file per status; ``add`` takes a batch (pyarrow table) of report rows."""
 

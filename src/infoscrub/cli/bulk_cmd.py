@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "same bytes with the same settings and redoes missing or failed ones. The per-face report "
         "is Parquet under DST/.infoscrub/report/. Needs the extra: pip install 'infoscrub[bulk]'. "
         "On a cluster: 'ray start --head' on one machine, 'ray start --address=HEAD:6379' on the "
-        "others, then this command with --address HEAD:6379. Exit status: 0 every photo finished "
-        "(scrubbed, no face, or done before); 2 some failed (named on stderr, all in the report).")
+        "others, then this command with --address HEAD:6379. Bulk never writes onto a source photo, never "
+        "replaces a file it did not write (unless --force) and refuses a DST another run is writing. "
+        "Exit status: 0 every photo finished (scrubbed, no face, or done before); 2 some failed (named on "
+        "stderr, all in the report) or the run was refused.")
     p.add_argument("src", help="folder of photos, or a .parquet / .csv manifest with a 'path' column")
     p.add_argument("dst", help="output folder (mirrors SRC's tree)")
     p.add_argument("--attributes", required=True, help="comma-separated attribute names")
@@ -45,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="photos per actor call (default 4)")
     p.add_argument("--address", help="an existing Ray cluster (default: a local one)")
     p.add_argument("--max-megapixels", type=float, default=120.0)
+    p.add_argument("--photo-timeout", type=float, default=300.0, metavar="S",
+                   help="one photo's time limit in seconds; a photo that takes longer fails (default 300)")
+    p.add_argument("--force", action="store_true", help="replace files in DST that bulk did not write "
+                   "(without it such files stop the run before any photo; a source photo is never written)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run_bulk_cmd)
 
@@ -68,7 +74,8 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
     settings = BulkSettings(options=options, checkpoint=args.checkpoint, attacker=args.attacker,
                             device=args.device, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
                             gpus_per_actor=args.gpus_per_actor, batch_size=args.batch_size, address=args.address,
-                            identity=args.identity, album=args.album,
+                            identity=args.identity, album=args.album, force=args.force,
+                            photo_seconds=args.photo_timeout,
                             album_threshold=0.6 if args.album_threshold is None else args.album_threshold)
     if args.album_threshold is not None and not args.album:
         raise InfoscrubError("--album-threshold needs --album")
