@@ -12,7 +12,11 @@ n_critic (5) iterations, measured over whole n_critic cycles.
 
     .venv/bin/python benchmarks/train_step.py --device cuda --batch-size 128 --bf16 --channels-last
     .venv/bin/python benchmarks/train_step.py --device cuda --bf16 --channels-last --batch-sizes 64,128,256
-    .venv/bin/python benchmarks/train_step.py --device cpu --batch-size 4 --iters 3   # CPU numbers
+    .venv/bin/python benchmarks/train_step.py --device cpu --image-size 64 --batch-size 32   # the CPU round
+
+On the CPU it times the CPU round's model (``CPU_PROFILE``) in fp32, under bf16 autocast,
+with oneDNN's bf16 convolutions on fp32 tensors, and compiled (inductor), Stage I and
+Stage II side by side, with the compile time of the compiled rows.
 
 SPEC §6 reference (H200, torch 2.11, fp32): StarGAN batch 16 = 29.8 ms (537 images/s);
 batch 128 = 91.5 ms (1,400 images/s).
@@ -41,6 +45,7 @@ from infoscrub.losses import (
     utility_loss,
 )
 from infoscrub.models import count_parameters
+from infoscrub.rounds.round import CPU_PROFILE
 from infoscrub.training.config import RunConfig
 from infoscrub.training.distributed import DistInfo
 from infoscrub.training.loop import TrainContext
@@ -70,17 +75,24 @@ def timed(fn: Callable[[], object], iters: int, warmup: int, device: torch.devic
     return statistics.median(samples)
 
 
-def make_task(args: argparse.Namespace, device: torch.device, batch: int, overrides: list[str]) -> Stage1Task:
+# The CPU round's model (stage1.* settings of the profile, not its run control).
+CPU_MODEL = [o.removeprefix("stage1.") for o in CPU_PROFILE
+             if o.startswith("stage1.") and not o.startswith(("stage1.run.", "stage1.data."))]
+IMAGE_SIZE = 128  # set from --image-size in main()
+
+
+def make_task(args: argparse.Namespace, device: torch.device, batch: int, overrides: list[str],
+              bf16_cpu: bool = False, compile: bool | None = None) -> Stage1Task:
     cfg = apply_overrides(Stage1Config(), overrides)
     cfg.run = RunConfig(batch_size=batch, device=str(device), bf16=args.bf16, channels_last=args.channels_last,
-                        compile=args.compile, progress=False)
+                        compile=args.compile if compile is None else compile, bf16_cpu=bf16_cpu, progress=False)
     torch.manual_seed(0)
-    return Stage1Task(cfg, TrainContext(device, DistInfo(), cfg.run, cfg.data.attributes, "celebahq", 128))
+    return Stage1Task(cfg, TrainContext(device, DistInfo(), cfg.run, cfg.data.attributes, "celebahq", IMAGE_SIZE))
 
 
 def random_batch(device: torch.device, batch: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
     gen = torch.Generator(device=device).manual_seed(0)
-    x = torch.rand(batch, 3, 128, 128, generator=gen, device=device) * 2 - 1
+    x = torch.rand(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=gen, device=device) * 2 - 1
     labels = (torch.rand(batch, n, generator=gen, device=device) < 0.5).float()
     return x, labels, gen
 
@@ -125,19 +137,23 @@ def former(args: argparse.Namespace, device: torch.device, batch: int) -> tuple[
     return task, lambda: former_step(task, x, labels, gen)
 
 
-def current(args: argparse.Namespace, device: torch.device, batch: int) -> tuple[Stage1Task, Callable[[], object]]:
-    task = make_task(args, device, batch, [])
+def current(args: argparse.Namespace, device: torch.device, batch: int, overrides: list[str] | None = None,
+            **run: bool) -> tuple[Stage1Task, Callable[[], object]]:
+    task = make_task(args, device, batch, list(overrides or []), **run)
     x, labels, gen = random_batch(device, batch, len(task.ctx.attributes))
     step = iter(range(10**9))
     return task, lambda: task.train_step(x, labels, next(step), gen)
 
 
-def stage2_step(args: argparse.Namespace, device: torch.device, batch: int, stage1: Stage1Task) -> Callable[[], object]:
-    cfg = Stage2Config(run=RunConfig(batch_size=batch, device=str(device), bf16=args.bf16,
-                                     channels_last=args.channels_last, compile=args.compile, progress=False))
+def stage2_step(args: argparse.Namespace, device: torch.device, batch: int, stage1: Stage1Task,
+                mixer: list[str] | None = None) -> Callable[[], object]:
+    cfg = apply_overrides(Stage2Config(), list(mixer or []))
+    cfg.run = RunConfig(batch_size=batch, device=str(device), bf16=args.bf16, channels_last=args.channels_last,
+                        compile=stage1.ctx.run.compile, bf16_cpu=stage1.ctx.run.bf16_cpu, progress=False)
     cfg.variant, cfg.generator, cfg.discriminator = stage1.cfg.variant, stage1.cfg.generator, stage1.cfg.discriminator
     frozen = {"models": {"generator": stage1.G_ema.state_dict(), "discriminator": stage1.D.state_dict()}}
-    task = Stage2Task(cfg, TrainContext(device, DistInfo(), cfg.run, stage1.ctx.attributes, "celebahq", 128), frozen)
+    task = Stage2Task(cfg, TrainContext(device, DistInfo(), cfg.run, stage1.ctx.attributes, "celebahq", IMAGE_SIZE),
+                      frozen)
     x, labels, gen = random_batch(device, batch, len(stage1.ctx.attributes))
     step = iter(range(10**9))
     return lambda: task.train_step(x, labels, next(step), gen)
@@ -149,9 +165,51 @@ def gflop_per_image(fn: Callable[[], object], batch: int) -> float:
     return counter.get_total_flops() / batch / 1e9
 
 
+def first_call_seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def cpu_precisions(args: argparse.Namespace, device: torch.device, batch: int) -> None:
+    """The CPU round's model: fp32, bf16 autocast, oneDNN bf16 convolutions on fp32
+    tensors, and compiled variants; Stage I and Stage II; images/s side by side."""
+    from infoscrub.training.loop import cpu_has_native_bf16
+
+    mixer = [o.removeprefix("stage2.") for o in CPU_PROFILE if o.startswith("stage2.mixer.")]
+    print(f"CPU round model ({' '.join(CPU_MODEL)}), {IMAGE_SIZE} px, batch {batch}, native bf16: "
+          f"{cpu_has_native_bf16()}", flush=True)
+    variants = [("fp32", {}, None), ("bf16 autocast", {"bf16_cpu": True}, None),
+                ("fp32 + oneDNN bf16 conv", {}, "bf16")]
+    if args.compile or args.cpu_compile:
+        variants += [("fp32 compiled", {"compile": True}, None), ("bf16 compiled", {"bf16_cpu": True, "compile": True}, None)]
+    base: dict[str, float] = {}
+    for name, run, conv_precision in variants:
+        previous = torch.backends.mkldnn.conv.fp32_precision
+        if conv_precision is not None:
+            torch.backends.mkldnn.conv.fp32_precision = conv_precision
+        try:
+            torch._dynamo.reset()
+            task, fn = current(args, device, batch, CPU_MODEL, **run)
+            s2 = stage2_step(args, device, batch, task, mixer)
+            warm = f", first steps {first_call_seconds(fn) + first_call_seconds(s2):.0f} s" if run.get("compile") else ""
+            ms1 = timed(fn, args.iters, args.warmup, device)
+            ms2 = timed(s2, args.iters, args.warmup, device)
+        finally:
+            torch.backends.mkldnn.conv.fp32_precision = previous
+        base.setdefault("s1", ms1)
+        base.setdefault("s2", ms2)
+        print(f"{name:24s} Stage I {batch * 1000 / ms1:7.1f} images/s ({base['s1'] / ms1:.2f}x fp32) | "
+              f"Stage II {batch * 1000 / ms2:7.1f} images/s ({base['s2'] / ms2:.2f}x){warm}", flush=True)
+        del task, fn, s2
+
+
 def main() -> None:
+    global IMAGE_SIZE
     parser = argparse.ArgumentParser(description="Stage I step before/after and vs StarGAN")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--image-size", type=int, default=128, help="image size (64: the CPU round's)")
+    parser.add_argument("--cpu-compile", action="store_true", help="CPU: also time the compiled step (slow to build)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--batch-sizes", default="", help="also time today's step at these batch sizes")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA) for all")
@@ -162,6 +220,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
+    IMAGE_SIZE = args.image_size
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -170,6 +229,10 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"device {device} ({name}), batch {b}, bf16 {args.bf16}, channels_last {args.channels_last}, "
           f"compile {args.compile}, torch {torch.__version__}", flush=True)
+    if device.type == "cpu":
+        cpu_precisions(args, device, b)
+        if args.no_before and args.no_stargan:
+            return
 
     flop_batch = 2  # FLOPs per image do not depend on the batch
     before_task, before_fn = former(args, torch.device("cpu"), flop_batch)

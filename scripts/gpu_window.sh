@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The local side of a GPU window (docs/gpu_round.md). A device call sends the checkout plus
+# The local side of a GPU window (docs/training.md, "A round on a lent GPU"). A device call sends the checkout plus
 # carried paths, at most 64 MiB: the tracked state (~45 MB) and a 58 MB data shard do not
 # fit one call together, so the state steps out of the checkout while the data travels.
-#   bash scripts/gpu_window.sh prepare [DATA]  # pack local/gpu/train (2 shards) and local/gpu/test
+#   bash scripts/gpu_window.sh prepare [DATA]  # pack local/gpu/train and local/gpu/test at the state's
+#                                              # size (SIZE, default 64: the CPU model)
 #   bash scripts/gpu_window.sh aside           # move the state out of the checkout (data calls)
 #   bash scripts/gpu_window.sh back            # put it back (the round call)
 #   bash scripts/gpu_window.sh sizes           # MiB the checkout sends now, and each data piece
@@ -17,8 +18,8 @@ mib() { awk '{printf "%.1f MiB", $1 / 1048576}'; }
 case "${1:-}" in
   prepare)
     DATA=${2:-../shared/data/celebahq128}
-    $IS data pack "$DATA" --split train --out local/gpu/train --force
-    $IS data pack "$DATA" --split test --out local/gpu/test --force
+    $IS data pack "$DATA" --split train --size "${SIZE:-64}" --out local/gpu/train --force
+    $IS data pack "$DATA" --split test --size "${SIZE:-64}" --out local/gpu/test --force
     "$0" sizes ;;
   aside)
     for f in "${STATE_FILES[@]}"; do

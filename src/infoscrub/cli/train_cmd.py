@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _register_round(train_sub: argparse._SubParsersAction) -> None:
     p = train_sub.add_parser(
-        "round", help="one GPU window: continue the compact state, evaluate, export (docs/gpu_round.md)",
+        "round", help="one training round (CPU or GPU): continue the compact state, evaluate, export (docs/training.md)",
         description="Continue the compact state (shipped G_ema + mixer, discriminator, attackers) or start "
         "fresh; train Stage I then Stage II for a wall-clock budget; train the held-out adversary and the "
         "report attacker only if the state lacks them; evaluate on the test split with the held-out adversary; "
