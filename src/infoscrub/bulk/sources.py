@@ -79,9 +79,15 @@ def manifest_sources(src: Path):
             table = table if "path" in table.column_names else None
     except (pa.ArrowInvalid, OSError) as exc:
         raise InfoscrubError(f"{src} is not a readable manifest: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError:  # a column name that is not UTF-8
+        raise InfoscrubError(f"{src} is not a readable manifest: its header is not UTF-8 text") from None
     if table is None:
         raise InfoscrubError(f"{src} has no 'path' column")
-    paths = pc.cast(table.column("path"), pa.string()).combine_chunks()
+    try:
+        paths = pc.cast(table.column("path"), pa.string()).combine_chunks()
+        paths.validate(full=True)  # a CSV is read without checking its text is UTF-8
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise InfoscrubError(f"{src} has a 'path' that is not UTF-8 text") from None
     if paths.null_count or pc.any(pc.equal(paths, "")).as_py():
         raise InfoscrubError(f"{src} has an empty 'path'")
     climbing = pc.match_substring_regex(paths, r"(^|/)\.\.(/|$)")
@@ -91,6 +97,8 @@ def manifest_sources(src: Path):
     base = str(src.parent)
     sources, relatives = [], []
     for path in paths.to_pylist():
+        if "\x00" in path:
+            raise InfoscrubError(f"{src} has a 'path' with a NUL byte, which no file name can hold")
         # ./a, a//b and /a/ name the photos a, a/b and /a: normalised before anything is checked
         relative = posixpath.normpath(path.lstrip("/"))
         if relative in (".", ""):
