@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from conftest_faces import make_scrubber  # noqa: E402
 from fuzzing import (ScrubTarget, ServiceTarget, WeightsTarget, cases, face_seeds, run_case,  # noqa: E402
-                     seed_files)
+                     seed_files, service_client)
 
 # Shares of --cases per target (decoding is cheap and where most hostile bytes land).
 SHARES = {"photo": 0.6, "scrub": 0.15, "weights": 0.1, "service": 0.15}
@@ -87,11 +87,9 @@ def main() -> int:
                     target = WeightsTarget(load_editor, suffix)
                     plan += [(target, n, d) for n, d in cases({suffix: weights[suffix]}, count // 2, args.seed + 2 + i)]
             else:
-                from fastapi.testclient import TestClient
-
                 from infoscrub.service.app import create_app
 
-                service = ServiceTarget(TestClient(create_app(make_scrubber())))
+                service = ServiceTarget(service_client(create_app(make_scrubber())))  # past the Host check
                 rng = random.Random(args.seed + 4)
 
                 def target(data: bytes, service=service, rng=rng) -> str | None:

@@ -295,6 +295,30 @@ def _check_model(model) -> str | None:
     return None
 
 
+def service_client(app):
+    """A test client for the service that gets past its Host check (a TestClient's default
+    host, "testserver", is refused before any upload is read)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://localhost")
+
+
+def _json_refusal(response) -> str | None:
+    """None when a non-200 answer is a proper refusal: a JSON {"error": ...}, no 5xx but
+    503, and not the Host check (the request must reach the route)."""
+    if response.status_code >= 500 and response.status_code != 503:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code} without a JSON body"
+    if not isinstance(body, dict) or "error" not in body:
+        return f"HTTP {response.status_code} body without an error: {str(body)[:200]}"
+    if body["error"] == "unknown Host header":
+        return "refused by the Host check: the fuzz case never reached the service (use service_client)"
+    return None
+
+
 class ServiceTarget:
     """POST /v1/scrub with mutated photos (and sometimes a mangled form): a JSON answer,
     never a 500."""
@@ -312,16 +336,74 @@ class ServiceTarget:
             response = self.client.post("/v1/scrub", data=fields, files=files)
         except Exception as exc:  # noqa: BLE001
             return f"the service raised {type(exc).__name__}: {exc}"[:300]
-        if response.status_code >= 500 and response.status_code != 503:
-            return f"HTTP {response.status_code}: {response.text[:200]}"
+        return None if response.status_code == 200 else _json_refusal(response)
+
+
+# Upload names a client may send: hostile markup, paths, repeats; AlbumTarget also sends ""
+# now and then (httpx then leaves out filename=, so the part arrives as text).
+ALBUM_NAMES = ["a.jpg", "a.jpg", "../../etc/passwd", "C:\\photos\\b.jpg", "x" * 300, "<!--<script>.jpg",
+               "</script><img src=x onerror=alert(1)>", "caf\u00e9 \u2028.png", "."]
+
+
+class AlbumTarget:
+    """POST /v1/album with 1-3 photos (the mutant, plus unmutated ``extras``: photos with a
+    face, so that albums reach the scrub path) under names from ALBUM_NAMES. Properties: a
+    part without a filename is refused (400), never dropped; a 200 answers every photo
+    sent, in order, under distinct names, with no image for a photo with no face (status
+    no_face, named in "no_face") and a clean photo for every other; anything else is a JSON
+    refusal, never a 500."""
+
+    def __init__(self, client, extras: list[bytes]) -> None:
+        self.client, self.extras = client, extras
+        self.albums_scrubbed = 0  # 200 answers: the cases that reached the whole pipeline
+        self.faceless_named = 0  # of those, albums with a photo answered as no_face
+
+    def __call__(self, data: bytes, rng: random.Random | None = None) -> str | None:
+        rng = rng or random.Random(len(data))
+        photos = [data] + [rng.choice(self.extras) for _ in range(rng.randrange(3))]
+        rng.shuffle(photos)
+        names = [rng.choice(ALBUM_NAMES) for _ in photos]
+        if rng.random() < 0.15:  # now and then a part with no filename at all
+            names[rng.randrange(len(names))] = ""
+        files = [("photos", (name, photo, "application/octet-stream")) for name, photo in zip(names, photos)]
+        fields = {"attributes": rng.choice(["Male", "Male,Young", "Male", "Wizard"]),
+                  "mode": rng.choice(["invert", "obfuscate"])}
+        try:
+            response = self.client.post("/v1/album", data=fields, files=files)
+        except Exception as exc:  # noqa: BLE001
+            return f"the service raised {type(exc).__name__}: {exc}"[:300]
+        if "" in names:
+            if response.status_code != 400 or "as a file" not in response.text:
+                return f"a part without filename got HTTP {response.status_code}: {response.text[:200]}"
+            return None
         if response.status_code != 200:
-            try:
-                body = response.json()
-            except ValueError:
-                return f"HTTP {response.status_code} without a JSON body"
-            if not isinstance(body, dict) or "error" not in body:
-                return f"HTTP {response.status_code} body without an error: {str(body)[:200]}"
-        return None
+            return _json_refusal(response)
+        self.albums_scrubbed += 1
+        result = response.json()
+        self.faceless_named += bool(result.get("no_face"))
+        return _album_problem(result, len(photos))
+
+
+def _album_problem(result: dict, sent: int) -> str | None:
+    """What is wrong with a 200 answer of /v1/album to ``sent`` photos, or None."""
+    import base64
+
+    answered = result["photos"]
+    if len(answered) != sent:
+        return f"{sent} photos sent, {len(answered)} answered"
+    if len({p["name"] for p in answered}) != sent:
+        return f"two photos share a name: {[p['name'] for p in answered]}"
+    if result["no_face"] != [p["name"] for p in answered if p["status"] == "no_face"]:
+        return "no_face does not list the photos with no face"
+    for photo in answered:
+        if photo["status"] == "no_face":
+            if photo["image"] is not None:
+                return "a photo with no face was returned as if scrubbed"
+            continue
+        problem = _clean(base64.b64decode(photo["image"]))
+        if problem:
+            return problem
+    return None
 
 
 def run_case(target: Callable[[bytes], str | None], data: bytes) -> str | None:

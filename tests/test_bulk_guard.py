@@ -23,7 +23,7 @@ from infoscrub.bulk.records import STATE, done_record, mark_finished
 from infoscrub.bulk.report import drop_unfinished_reports, reported_runs
 from infoscrub.bulk.sources import list_sources
 from infoscrub.bulk.time_limit import time_limit
-from infoscrub.data.images import read_bytes
+from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
 
 

@@ -1,6 +1,6 @@
 """The fuzz suite in CI: a few hundred seeded mutants of real files through photo decoding
-and writing, the scrub path, weights loading and the service's upload parsing
-(tests/fuzzing.py holds the mutator and the properties; benchmarks/fuzz.py runs many
+and writing, the scrub path, weights loading, the service's upload parsing and album
+uploads (tests/fuzzing.py holds the mutator and the properties; benchmarks/fuzz.py runs many
 thousands)."""
 
 from __future__ import annotations
@@ -9,8 +9,18 @@ import random
 
 import pytest
 from conftest_faces import make_scrubber
-from fuzzing import (ScrubTarget, ServiceTarget, WeightsTarget, cases, face_seeds, photo_target, run_case,
-                     seed_files)
+from fuzzing import (
+    AlbumTarget,
+    ScrubTarget,
+    ServiceTarget,
+    WeightsTarget,
+    cases,
+    face_seeds,
+    photo_target,
+    run_case,
+    seed_files,
+    service_client,
+)
 
 SEEDS = seed_files()
 
@@ -53,8 +63,8 @@ def test_the_scrub_path():
 @pytest.fixture(scope="module")
 def weights_seeds(tmp_path_factory):
     from infoscrub.inference import Editor
-    from infoscrub.storage.weights import save_weights
     from infoscrub.storage.checkpoints import save_checkpoint
+    from infoscrub.storage.weights import save_weights
 
     folder = tmp_path_factory.mktemp("weights")
     editor = Editor.untrained(["Male", "Smiling"], image_size=32, width=8)
@@ -78,13 +88,32 @@ def test_weights_loading(weights_seeds, suffix):
 
 
 def test_the_service_upload_parsing():
-    from fastapi.testclient import TestClient
-
     from infoscrub.service.app import create_app
 
-    client = TestClient(create_app(make_scrubber()))
+    client = service_client(create_app(make_scrubber()))
     target = ServiceTarget(client)
     rng = random.Random(14)
     problems = [f"{name}: {p}" for name, data in cases(SEEDS, 60, seed=14)
                 if (p := target(data, rng))]
     assert problems == []
+
+
+def test_album_uploads():
+    """Mutants among unmutated faces, under hostile and missing names, as albums of 1-3."""
+    from conftest_faces import ColourEmbedder
+
+    from infoscrub.service.app import ServiceLimits, create_app
+
+    scrubber = make_scrubber()
+    scrubber.identity = ColourEmbedder()  # albums group faces with the stand-in embedder
+    faces = face_seeds()
+    client = service_client(create_app(scrubber, ServiceLimits(max_album_photos=3)))
+    target = AlbumTarget(client, list(faces.values()))
+    rng = random.Random(15)
+    seeds = {**SEEDS, **faces}
+    unmutated = [("face seed", data) for data in faces.values()] + [("faceless seed", SEEDS["plain.bmp"])] * 2
+    problems = [f"{name}: {p}" for name, data in unmutated + cases(seeds, 40, seed=15) if (p := target(data, rng))]
+    assert problems == []
+    # most mutants are refused whole (one unreadable photo refuses the album); these reached
+    # the whole pipeline, some with a photo that has no face
+    assert target.albums_scrubbed >= 4 and target.faceless_named >= 1

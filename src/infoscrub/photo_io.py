@@ -31,6 +31,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.icc_profile import clean_icc_profile
+from infoscrub.storage.files import temporary_prefix
 
 DEFAULT_MAX_PIXELS = 120_000_000  # a 108-megapixel phone photo passes, a bomb does not
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,7 +138,7 @@ class Photo:
 
 
 def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    from infoscrub.data.images import read_bytes
+    from infoscrub.storage.files import read_bytes
 
     path = Path(path)
     return decode_photo(read_bytes(path), max_pixels=max_pixels, name=str(path))
@@ -431,7 +432,7 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
         raise InfoscrubError(f"{destination} already exists; use --force to replace it")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(destination.name), suffix=".tmp",
                                              dir=destination.parent)
     except OSError as exc:  # read-only, immutable or virtual (/sys) folders, full disks
         raise InfoscrubError(f"cannot write {destination}: {exc.strerror or one_line(exc)}") from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infoscrub.data.images import read_bytes
+from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import (
     DEFAULT_MAX_PIXELS,

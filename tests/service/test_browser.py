@@ -94,8 +94,11 @@ def test_the_html_report_file_draws_itself_offline(tmp_path: Path, browser_page,
     page = browser_page
     page.goto(report.as_uri())
     page.wait_for_selector(".face .belief-chart")
-    assert page.locator(".face").count() == 2 and page.locator(".compare img").count() == 2
+    # by default the scrubbed photo alone: no original, no slider, and a note of what the file holds
+    assert page.locator(".face").count() == 2 and page.locator(".compare img").count() == 1
+    assert page.locator(".photo input.slider").count() == 0 and page.is_visible("p.contains")
     assert all(url.startswith(("file:", "data:")) for url in page.fetched)
+    assert page.csp_errors == []
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.json").is_file()
 
@@ -145,3 +148,126 @@ def test_the_album_report_file_lists_the_people(tmp_path: Path, browser_page, mo
     page.wait_for_selector(".album table")
     assert page.locator(".album tbody tr").count() == 2
     assert page.locator(".face").count() == 4
+
+
+# ------------------------------------------------------------------ hostile names (bug 4)
+# Names that would change the page's structure if any were pasted into it unescaped: an
+# HTML comment opener before a script tag (which used to swallow the report's script and
+# blank every photo), script ends, handlers, quotes, CDATA ends, line separators, entities,
+# bidi overrides, a non-UTF-8 byte and a very long name.
+HOSTILE = ["<!--<script>", "</script><script>document.title='pwned'</script>",
+           "<img src=x onerror=\"document.title='pwned'\">", "\"double\" 'single' `back`", "]]><![CDATA[",
+           "line\u2028separator\u2029paragraph", "&amp; &lt;b&gt; &#60;", "</style><style>*{display:none}</style>",
+           "<svg onload=alert(1)>", "-->", "\u202eevil\u202c.jpg", "caf\udce9", "x" * 100_000]
+
+
+def hostile_page_checks(page, titles: list[str]) -> None:
+    """The page kept its structure: one section per photo, every title shown as text (in
+    any order: a folder's photos come in the order of their paths)."""
+    assert page.title() == "infoscrub privacy report"
+    shown = page.locator("main > section.item:not(.album) h2").all_text_contents()
+    assert sorted(shown) == sorted(titles) and len(shown) == len(titles)
+    assert page.locator("script").count() == 2  # the data and the report's script: no other
+    assert page.csp_errors == []
+
+
+def test_hostile_names_cannot_change_the_report_page(tmp_path: Path, browser_page) -> None:
+    """Every hostile name as a title, a status, a person's name and an album photo, in a
+    report with originals (the most the page can hold)."""
+    import numpy as np
+
+    from infoscrub.privacy_report import preview_data_url, readable, render_html
+
+    picture = preview_data_url(np.full((48, 64, 3), 120, np.uint8))
+    items, people = [], []
+    for k, name in enumerate(HOSTILE):
+        face = {"index": 0, "box": [8, 8, 40, 40], "edited": True, "person": k, "person_name": name,
+                "attacker": {"Male": {"p_before": 0.9, "p_after": 0.2}}}
+        report = {"mode": "invert", "strength": 1.0, "attributes": ["Male"], "width": 64, "height": 48,
+                  "faces_found": 1, "faces": [face], "phrases": {"Male": "is a man"}}
+        items.append({"title": name, "status": name, "report": report, "before": picture, "after": picture})
+        people.append({"person": k, "name": name, "faces": 1, "photos": [f"/somewhere/{name.replace('/', '_')}"],
+                       "in_photos": [], "edited": True, "outcome": {"Male": {"value": "present", "shown": "absent"}},
+                       "attacker_over_album": {}})
+    album = {"people": people, "faces": len(HOSTILE), "photos": len(HOSTILE), "grouping": {"threshold": 0.6}}
+    report = tmp_path / "hostile.html"
+    report.write_text(render_html(items, album, originals=True), encoding="utf-8")
+    page = browser_page
+    page.goto(report.as_uri())
+    page.wait_for_selector(".album table")
+    shown = [readable(name) for name in HOSTILE]
+    hostile_page_checks(page, shown)
+    assert page.locator("main > section.item:not(.album) h2").all_text_contents() == shown
+    assert page.is_visible("p.warning")  # the originals are in this file, and the page says so
+    assert page.locator("section.item p.muted").all_text_contents()[-len(HOSTILE):] == shown
+    assert page.locator(".album tbody td:first-child").all_text_contents() == shown
+    assert page.locator(".face h3").all_text_contents() == [f"Face 0 — {name}" for name in shown]
+    assert page.locator(".face").count() == len(HOSTILE)
+    assert page.locator(".photo input.slider").count() == len(HOSTILE)
+    assert page.locator("img").count() == 2 * len(HOSTILE)  # before and after, no injected image
+
+
+def test_hostile_file_names_through_scrub_report(tmp_path: Path, browser_page, monkeypatch) -> None:
+    """The same through `scrub --report` with real files (a Linux file name holds no '/', so
+    '</script>' is left to the test above; the folder's name is hostile too, and the page
+    names a failed photo by its file name, not its path)."""
+    import os
+
+    from conftest_faces import astronaut
+
+    import infoscrub.cli as cli
+    from infoscrub.privacy_report import readable
+    from infoscrub.scrubber import Scrubber
+
+    scrubber = make_scrubber()
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: scrubber))
+    folder = tmp_path / "<!--<script>x<"
+    folder.mkdir()
+    # (not much longer: photo_io's temporary ".NAME.xxxxxxxx.tmp" would pass the 255-byte limit)
+    names = [b"<!--<script>.jpg", b"<img src=x onerror=alert(1)>.jpg", b"\"q\" 'q' & ]]>.jpg",
+             "sep\u2028line\u2029.jpg".encode(), b"\xff\xfe<!--.jpg", b"n" * 220 + b".jpg"]
+    face = encode(astronaut(), "JPEG")  # one face
+    for name in names:
+        with open(os.fsencode(folder) + b"/" + name, "wb") as handle:
+            handle.write(face)
+    (folder / "script>.jpg").write_bytes(b"not a photo")  # its path holds "x</script>.jpg"
+    report = tmp_path / "report.html"
+    code = cli.main(["scrub", str(folder), "--attributes", "Male", "--output", str(tmp_path / "out"),
+                     "--report", str(report)])
+    assert code == 2  # the junk photo; every other one is written and reported
+    page = browser_page
+    page.goto(report.as_uri())
+    page.wait_for_selector(".face .belief-chart")
+    hostile_page_checks(page, [readable(os.fsdecode(n)) for n in [*names, b"script>.jpg"]])
+    assert page.locator(".face").count() == len(names) and page.locator("img").count() == len(names)
+    main = page.text_content("main")
+    assert "script>.jpg is not an image" in main and "x</script>" not in main  # its message, no path
+    assert page.is_visible("p.contains")
+
+
+def test_album_page_names_and_faceless_photos(album_server_url: str, tmp_path: Path, browser_page) -> None:
+    """Hostile upload names stay text on the page; a photo with no face has no download link
+    and says why (bug 6's rule: named, never dropped or passed off as scrubbed)."""
+    import numpy as np
+    from conftest_faces import astronaut, tinted_astronaut
+
+    page = browser_page
+    # Chromium percent-encodes quotes in multipart file names: no quotes here
+    photos = {"<!--<script>a.jpg": astronaut(), "<img src=x onerror=alert(1)>.jpg": tinted_astronaut(),
+              "wall & ]]>.png": np.full((120, 160, 3), 70, np.uint8)}
+    paths = []
+    for name, image in photos.items():
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(encode(image, "PNG" if name.endswith(".png") else "JPEG"))
+    page.goto(f"{album_server_url}/")
+    page.wait_for_selector("input[name=attribute][value=Male]")
+    page.set_input_files("#photo", [str(p) for p in paths])
+    page.click("#submit")
+    page.wait_for_selector("#status:has-text('Done.')", timeout=60_000)
+    assert "No face found in 1 photo(s)" in page.text_content("#status")
+    assert page.locator("#album-photos section.item h2").all_text_contents() == list(photos)
+    links = page.locator("#album-photos a[download]")
+    assert [links.nth(k).get_attribute("download") for k in range(links.count())] == list(photos)[:2]
+    assert "detector missed it" in page.text_content("#album-photos .no-face")
+    assert page.locator("#album-photos img[src='x']").count() == 0
+    assert page.csp_errors == []

@@ -38,6 +38,18 @@ def test_runs_uvicorn_with_limits_and_warns_off_loopback(monkeypatch, capsys) ->
     assert {"/", "/healthz", "/v1/attributes", "/v1/scrub"} <= paths
     assert "no authentication" in capsys.readouterr().err
     assert calls["timeout_keep_alive"] == serve_cmd.KEEP_ALIVE_S
+    assert calls["http"].header_timeout_s == 10.0  # the header deadline ships by default
+
+
+def test_header_timeout_reaches_the_server(monkeypatch) -> None:
+    import uvicorn
+
+    calls = {}
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: make_scrubber()))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    args = parse(["--header-timeout", "2.5"])
+    assert args.handler(args) == 0
+    assert calls["http"].header_timeout_s == 2.5
 
 
 def test_allowed_hosts_and_body_timeout_reach_the_app(monkeypatch) -> None:
@@ -61,7 +73,9 @@ def test_allowed_hosts_and_body_timeout_reach_the_app(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("argv, match", [(["--port", "70000"], "port"),
-                                         (["--body-timeout", "0"], "body-timeout")])
+                                         (["--body-timeout", "0"], "body-timeout"),
+                                         (["--header-timeout", "0"], "header-timeout"),
+                                         (["--header-timeout", "nan"], "header-timeout")])
 def test_bad_option_is_a_one_line_error(argv, match) -> None:
     args = parse(argv)
     with pytest.raises(InfoscrubError, match=match):

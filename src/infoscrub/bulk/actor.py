@@ -13,7 +13,7 @@ from typing import Any
 from infoscrub.bulk.records import STATE, done_record, finished, mark_finished, previous_output
 from infoscrub.bulk.sources import row_paths, shown
 from infoscrub.bulk.time_limit import time_limit
-from infoscrub.data.images import read_bytes
+from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
 

@@ -54,8 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(no detection); folder in, folder out, same file names")
     scrub.add_argument("--report", action="append", default=[], metavar="FILE",
                        help="write the privacy report here: FILE.html is a self-contained page to look at "
-                       "(the photo with numbered faces and a before/after slider, the attacker's beliefs in "
-                       "plain language), any other name JSON; repeat it for both")
+                       "(the scrubbed photo with numbered faces, the attacker's beliefs in plain language; no "
+                       "original photo, path or hash unless --report-originals), any other name JSON (with the "
+                       "input paths and SHA-256 hashes, no pixels); repeat it for both")
+    scrub.add_argument("--report-originals", action="store_true",
+                       help="also put the original photos in the HTML report (a before/after slider), under a "
+                       "warning: whoever sees that file sees every face unscrubbed")
     scrub.add_argument("--force", action="store_true",
                        help="replace existing output files and report")
     scrub.add_argument("--copy-faceless", action="store_true",
@@ -138,6 +142,8 @@ def run_scrub(args: argparse.Namespace) -> int:
         if Path(report_path).exists() and not args.force:
             raise InfoscrubError(f"{report_path} already exists; use --force to replace it")
     html_wanted = any(is_html(r) for r in args.report)
+    if args.report_originals and not html_wanted:
+        raise InfoscrubError("--report-originals adds the originals to an HTML report; give --report FILE.html")
     previews: list[dict] = []
     if not args.force:
         existing = [j.destination for j in jobs if j.destination.exists()]
@@ -169,26 +175,25 @@ def run_scrub(args: argparse.Namespace) -> int:
         if result.error is not None:
             if len(jobs) == 1:
                 raise result.error
-            failures.append(str(job.source))
-            print(f"infoscrub: {job.source}: {entry['message']}", file=sys.stderr)
+            failures.append(shown(job.source))
+            print(f"infoscrub: {shown(job.source)}: {readable(entry['message'])}", file=sys.stderr)
         elif entry["status"] == "no_face":
-            faceless.append(str(job.source))
-            print(f"{job.source}: no face found, nothing written", file=sys.stderr)
+            faceless.append(shown(job.source))
+            print(f"{shown(job.source)}: no face found, nothing written", file=sys.stderr)
         else:
-            print(f"{job.source} -> {job.destination}: {entry['message']}")
+            print(f"{shown(job.source)} -> {shown(job.destination)}: {entry['message']}")
         for face in entry.get("faces", []):  # a goal not reached is said, never passed silently
             if "target" in face and not face["target"]["reached"]:
-                print(f"{job.source}: face {face['index']} did not reach the goal "
+                print(f"{shown(job.source)}: face {face['index']} did not reach the goal "
                       f"({face['target']['goal']}; strength {face['strength']}, p "
                       + ", ".join(f"{a} {p:.2f}" for a, p in face["target"]["p_final"].items()) + ")",
                       file=sys.stderr)
         if html_wanted:
-            from infoscrub.privacy_report import preview_data_url
+            from infoscrub.privacy_report import report_item
 
-            previews.append({"title": job.source.name, "report": entry if "faces" in entry else None,
-                             "status": entry["message"],
-                             "before": preview_data_url(result.photo.rgb) if result.photo else None,
-                             "after": preview_data_url(result.edited.rgb) if result.edited else None})
+            previews.append(report_item(job.source, job.destination, entry,
+                                        result.photo.rgb if result.photo else None,
+                                        result.edited.rgb if result.edited else None, args.report_originals))
         entries.append(entry)
 
     if album is not None:
@@ -197,7 +202,7 @@ def run_scrub(args: argparse.Namespace) -> int:
         if is_html(report_path):
             from infoscrub.privacy_report import render_html
 
-            text = render_html(previews, album)
+            text = render_html(previews, album, originals=args.report_originals)
         else:
             text = json.dumps({"photos": entries, **({"album": album} if album else {})}, indent=2) + "\n"
         write_bytes_atomic(text.encode("utf-8"), report_path, force=args.force)
@@ -234,7 +239,7 @@ def print_people(album: dict) -> None:
           f"(face-recognition distance < {album['grouping']['threshold']}); each person has one edit in every "
           + ("photo: the same values shown" if album["mode"] == "invert" else "photo: one mixing map"))
     for person in album["people"]:
-        photos = ", ".join(Path(p).name for p in person["photos"])
+        photos = ", ".join(readable(Path(p).name) for p in person["photos"])
         if person["edited"]:
             done = "; ".join(f"{a} read {o['value']}, shown {o['shown']}" for a, o in person["outcome"].items())
         else:
@@ -265,3 +270,15 @@ def target_from_args(args: argparse.Namespace):
 
 def is_html(path: str) -> bool:
     return Path(path).suffix.lower() in (".html", ".htm")
+
+
+def readable(text: str) -> str:
+    """Text as a terminal in a strict UTF-8 locale can print it (non-UTF-8 file name bytes
+    as \\xNN)."""
+    from infoscrub.privacy_report import readable as escaped
+
+    return escaped(text)
+
+
+def shown(path: Path | str) -> str:
+    return readable(str(path))

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="largest accepted photo (default 40 megapixels)")
     serve.add_argument("--body-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="drop an upload that sends nothing for this long (default 10)")
+    serve.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="close a connection whose request headers have not all arrived this long "
+                       "after it opened or after its last answer (default 10)")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                        help="also answer requests whose Host header is NAME (repeatable; "
                        "'*' for any). Default: localhost, 127.0.0.1, [::1] and --host")
@@ -52,24 +55,28 @@ def run_serve(args: argparse.Namespace) -> int:
     from infoscrub.errors import InfoscrubError
     from infoscrub.scrubber import Scrubber
     from infoscrub.service.app import LOOPBACK_HOSTS, ServiceLimits, configure_threads, create_app
+    from infoscrub.service.connections import http_protocol
 
     if not 0 < args.port < 65536:
         raise InfoscrubError(f"--port must be 1-65535, not {args.port}")
     if args.body_timeout <= 0:
         raise InfoscrubError(f"--body-timeout must be above 0, not {args.body_timeout}")
+    if not args.header_timeout > 0:
+        raise InfoscrubError(f"--header-timeout must be above 0, not {args.header_timeout}")
     if not is_loopback(args.host):
         print(f"infoscrub: warning: listening on {args.host}, reachable from other machines; "
               "the service has no authentication (name the host names clients use with "
               "--allowed-host)", file=sys.stderr)
     limits = ServiceLimits(max_upload_bytes=int(args.max_upload_mb * 2**20),
                            max_pixels=int(args.max_megapixels * 1e6),
-                           body_idle_timeout_s=args.body_timeout)
+                           body_idle_timeout_s=args.body_timeout, header_timeout_s=args.header_timeout)
     configure_threads(limits.workers)
     scrubber = Scrubber.load(args.checkpoint, attacker=args.attacker, device=args.device, identity=args.identity)
     hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
     app = create_app(scrubber, limits, allowed_hosts=hosts)
     logging.basicConfig(format="infoscrub: %(levelname)s: %(message)s")  # service errors
     print(f"infoscrub: serving on http://{args.host}:{args.port}/", file=sys.stderr)
+    # the protocol closes connections whose headers stall (uvicorn times out only idle ones)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                timeout_keep_alive=KEEP_ALIVE_S)
+                timeout_keep_alive=KEEP_ALIVE_S, http=http_protocol(limits.header_timeout_s))
     return 0

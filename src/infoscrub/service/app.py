@@ -1,13 +1,19 @@
 """The web service: ``POST /v1/scrub``, ``GET /v1/attributes``, ``GET /healthz`` and a small
 page at ``/`` for people.
 
-Guards: only known Host names are served (no DNS rebinding); the request body is spooled
-while it arrives (a little of it in memory, the rest on disk), cut off at the upload limit
-and dropped with a 408 when the client stalls; the photo is recognised by its content (never
-its name or declared type) and refused above the pixel limit before decoding; nothing a
-client sends is used as a path; a bounded number of requests run at once (the ``Scrubber``
-is thread-safe) with a bounded number waiting; every refusal is a 4xx JSON body
-``{"error": "..."}`` and any unexpected failure a logged JSON 500 without details.
+Guards: only known Host names are served (no DNS rebinding); the request headers must
+arrive within ``header_timeout_s`` (``service.connections``, in the server's protocol); the
+request body is spooled while it arrives (a little of it in memory, the rest on disk), cut
+off at the upload limit and dropped with a 408 when the client stalls; the photo is
+recognised by its content (never its name or declared type) and refused above the pixel
+limit before decoding; nothing a client sends is used as a path; a bounded number of
+requests run at once (the ``Scrubber`` is thread-safe) with a bounded number waiting; every
+refusal is a 4xx JSON body ``{"error": "..."}`` and any unexpected failure a logged JSON 500
+without details.
+
+A photo with no face is never returned as if it were scrubbed: ``/v1/scrub`` answers 422,
+and ``/v1/album`` names it with status ``no_face`` and no image (422 when no photo of the
+album has a face), saying that a face the detector missed was not scrubbed.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class ServiceLimits:
     retry_after_s: int = 5  # what a 503 tells the client to wait
     body_idle_timeout_s: float = 10.0  # no body bytes for this long: 408
     body_deadline_s: float = 120.0  # the whole body must have arrived by then: 408
+    header_timeout_s: float = 10.0  # the headers must have arrived by then (the server's protocol)
     spool_memory_bytes: int = 256 * 1024  # of one upload kept in memory; the rest on disk
     spool_memory_total: int = 8 * 1024 * 1024  # the same across all uploads at once
     max_album_photos: int = 12  # photos in one album upload (each under max_upload_bytes)
@@ -338,9 +345,8 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
             photos, report = await gate.run(scrub_album_upload, scrubber, limits, fields)
         finally:
             await form.close()
-        return JSONResponse({"album": report, "photos": [
-            {"name": name, "media_type": media_type, "image": base64.b64encode(data).decode("ascii"),
-             "report": photo_report} for name, data, media_type, photo_report in photos]})
+        return JSONResponse({"album": report, "photos": photos,
+                             "no_face": [p["name"] for p in photos if p["status"] == "no_face"]})
 
     return app
 
@@ -392,6 +398,9 @@ async def parse_form(request: Request, body: BodySpool, limits: ServiceLimits, m
     except Exception as exc:  # noqa: BLE001 (malformed multipart: exception types vary)
         if "Too many files" in str(exc):
             raise ServiceError(413, f"one request takes at most {max_files} photo(s)") from None
+        if "Part exceeded maximum size" in str(exc):  # only parts without filename= are capped
+            raise ServiceError(400, f"a form part with no filename is over {FORM_OVERHEAD // 1024} KB; "
+                                    "send every photo as a file") from None
         raise ServiceError(400, f"malformed form data: {' '.join(str(exc).split())}") from None
 
 
@@ -409,6 +418,8 @@ def read_edit_fields(form: FormData) -> tuple[str, str, float]:
 
 def read_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
     upload = form.get("photo")
+    if isinstance(upload, str):  # a part without filename= is parsed as text: its bytes are lost
+        raise ServiceError(400, "the 'photo' part is not a file (it has no filename); send the photo as a file")
     if not isinstance(upload, UploadFile):
         raise ServiceError(400, "missing the 'photo' file field")
     if (upload.size or 0) > limits.max_upload_bytes:
@@ -434,7 +445,11 @@ def album_available(scrubber: Scrubber) -> bool:
 
 
 def read_album_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
-    uploads = [u for u in form.getlist("photos") if isinstance(u, UploadFile)]
+    uploads = form.getlist("photos")
+    for number, part in enumerate(uploads, 1):
+        if not isinstance(part, UploadFile):  # a part without filename= is parsed as text: its bytes are lost
+            raise ServiceError(400, f"'photos' part {number} is not a file (it has no filename); "
+                                    "send every photo as a file")
     if not uploads:
         raise ServiceError(400, "missing the 'photos' file fields (one per photo of the album)")
     if len(uploads) > limits.max_album_photos:
@@ -443,9 +458,26 @@ def read_album_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
         if (upload.size or 0) > limits.max_upload_bytes:
             raise too_large(limits.max_upload_bytes)
     attributes, mode, strength = read_edit_fields(form)
-    names = [Path(u.filename or f"photo {k}").name for k, u in enumerate(uploads)]
+    names = album_names([u.filename for u in uploads])
     return {"photos": [u.file for u in uploads], "names": names, "attributes": attributes,
             "mode": mode, "strength": strength}
+
+
+def album_names(filenames: list[str | None]) -> list[str]:
+    """A name per album photo, as the results call it: the upload's file name without any
+    folder, "photo N" (counted from 1) when it has none, and " (2)", " (3)"... on repeats,
+    so every photo of the result can be told apart."""
+    names: list[str] = []
+    for number, filename in enumerate(filenames, 1):
+        name = Path((filename or "").replace("\\", "/")).name
+        if name in ("", ".", ".."):
+            name = f"photo {number}"
+        base, copy = name, 1
+        while name in names:
+            copy += 1
+            name = f"{base} ({copy})"
+        names.append(name)
+    return names
 
 
 def decode_upload(file: Any, limits: ServiceLimits, name: str):
@@ -459,27 +491,48 @@ def decode_upload(file: Any, limits: ServiceLimits, name: str):
         raise ServiceError(415, str(exc)) from None
 
 
+NO_FACE = ("no face found: not scrubbed, so not returned; if the photo shows a face, the detector "
+           "missed it and it is unchanged: do not share this photo as scrubbed")
+
+
 def scrub_album_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, Any]
-                       ) -> tuple[list[tuple[str, bytes, str, dict]], dict]:
+                       ) -> tuple[list[dict[str, Any]], dict]:
     """The album in two passes (find the people, then scrub), each photo decoded when it is
-    needed, so only one is decoded at a time; the scrubbed photos come back encoded."""
+    needed, so only one is decoded at a time; per photo, its result (``album_photo``)."""
     from infoscrub.album import AlbumScrub, PeopleFinder
 
     try:
         finder = PeopleFinder(scrubber)
     except InfoscrubError as exc:  # the identity extra is not installed on this server
         raise ServiceError(501, str(exc)) from None
+    uploads = list(zip(fields["names"], fields["photos"]))
     try:
-        for name, file in zip(fields["names"], fields["photos"]):
-            finder.add(name, decode_upload(file, limits, name))
+        found = [finder.add(name, decode_upload(file, limits, name)) for name, file in uploads]
+        if not any(found):  # as /v1/scrub: nothing to return
+            raise ServiceError(422, f"no face found in any of the {len(uploads)} photo(s)")
         job = AlbumScrub(scrubber, finder.album(), fields["attributes"], fields["mode"], fields["strength"])
         out = []
-        for number, (name, file) in enumerate(zip(fields["names"], fields["photos"])):
+        for number, (name, file) in enumerate(uploads):
+            if not found[number]:  # a faceless photo is named, never returned as if scrubbed
+                out.append({"name": name, "status": "no_face", "message": NO_FACE,
+                            "media_type": None, "image": None, "report": None})
+                continue
             edited, report = job.scrub(number, decode_upload(file, limits, name))
-            out.append((name, encode_photo(edited), edited.media_type, json.loads(json.dumps(report))))
+            out.append(album_photo(name, edited, report))
     except InfoscrubError as exc:
         raise ServiceError(400, str(exc)) from None
     return out, json.loads(json.dumps(job.report()))
+
+
+def album_photo(name: str, edited: Any, report: dict) -> dict[str, Any]:
+    """One scrubbed photo of an album's result: the photo (base64) and its report."""
+    edited_faces = sum(face["edited"] for face in report["faces"])
+    status = "scrubbed" if edited_faces and report["strength"] else "unchanged"
+    message = f"{report['faces_found']} face(s), {edited_faces} edited" + (
+        "" if status == "scrubbed" else " (metadata stripped only)")
+    return {"name": name, "status": status, "message": message, "media_type": edited.media_type,
+            "image": base64.b64encode(encode_photo(edited)).decode("ascii"),
+            "report": json.loads(json.dumps(report))}  # plain JSON types only
 
 
 def scrub_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, Any]

@@ -14,12 +14,14 @@ from typing import Callable
 
 import torch
 
+from infoscrub.storage.files import temporary_prefix
+
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     """``write(temporary_path)`` fills the new file; then it replaces ``path`` (0644)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)

@@ -1,8 +1,9 @@
-// The privacy report, drawn for people: the photo with numbered face boxes and a
-// before/after slider, and per face the attacker's belief before and after for the chosen
-// attributes (0.5 = "attacker unsure"), in plain language, with the other attributes folded
-// away. One renderer for the web page and for `infoscrub scrub --report report.html`.
-// It builds DOM nodes only (no innerHTML, no eval) and loads nothing.
+// The privacy report, drawn for people: the photo with numbered face boxes (and a
+// before/after slider when the original is given), and per face the attacker's belief
+// before and after for the chosen attributes (0.5 = "attacker unsure"), in plain language,
+// with the other attributes folded away. One renderer for the web page and for
+// `infoscrub scrub --report report.html`.
+// It builds DOM nodes only (no innerHTML, no eval; names go into text nodes) and loads nothing.
 "use strict";
 
 // `style` is an object set through the CSSOM: a page whose CSP forbids inline style
@@ -47,12 +48,8 @@ function sentence(report, name, before, after) {
   return `An attacker who was ${sure(before)} is ${now}.`;
 }
 
-// The photo: the after image clipped over the before image, a slider between them, and the
-// detected faces as numbered boxes (an SVG overlay in the photo's own pixel coordinates).
-function comparison(report, beforeUrl, afterUrl) {
-  const box = el("div", {className: "compare"});
-  const before = el("img", {src: beforeUrl, alt: "before", className: "before"});
-  const after = el("img", {src: afterUrl, alt: "after", className: "after"});
+// The detected faces as numbered boxes: an SVG overlay in the photo's own pixel coordinates.
+function faceBoxes(report) {
   const overlay = svgEl("svg", {viewBox: `0 0 ${report.width} ${report.height}`, class: "boxes",
                                 preserveAspectRatio: "none"});
   const stroke = Math.max(2, Math.round(Math.max(report.width, report.height) / 300));
@@ -63,14 +60,31 @@ function comparison(report, beforeUrl, afterUrl) {
     label.textContent = String(face.index);
     overlay.append(label);
   }
+  return overlay;
+}
+
+// The photo: the after image clipped over the before image, a slider between them, and the
+// numbered face boxes.
+function comparison(report, beforeUrl, afterUrl) {
+  const box = el("div", {className: "compare"});
+  const before = el("img", {src: beforeUrl, alt: "before", className: "before"});
+  const after = el("img", {src: afterUrl, alt: "after", className: "after"});
   const slider = el("input", {type: "range", min: "0", max: "100", value: "50", className: "slider",
                               ariaLabel: "before / after"});
   const show = () => { after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; };
   slider.addEventListener("input", show);
   show();
-  box.append(before, after, overlay);
+  box.append(before, after, faceBoxes(report));
   return el("figure", {className: "photo"}, box, slider,
             el("figcaption", {}, "left of the handle: before (faces numbered); right: after"));
+}
+
+// The scrubbed photo alone with the numbered face boxes (the report file without originals).
+function scrubbedOnly(report, afterUrl) {
+  const box = el("div", {className: "compare"},
+                 el("img", {src: afterUrl, alt: "scrubbed", className: "scrubbed"}), faceBoxes(report));
+  return el("figure", {className: "photo"}, box,
+            el("figcaption", {}, "the scrubbed photo, faces numbered (the original is not in this file)"));
 }
 
 // One row of the chart: a track from 0 to 1 with "unsure" at 0.5, the belief before (hollow)
@@ -144,6 +158,7 @@ function renderScrubReport(container, report, beforeUrl, afterUrl) {
     `${report.faces_found} face(s) found, ${edited} edited; mode ${report.mode}; ` +
     `attributes: ${report.attributes.map((a) => a.replaceAll("_", " ")).join(", ")}.`));
   if (beforeUrl && afterUrl) container.append(comparison(report, beforeUrl, afterUrl));
+  else if (afterUrl) container.append(scrubbedOnly(report, afterUrl));
   const faces = el("div", {className: "faces"});
   for (const face of report.faces) faces.append(faceCard(report, face));
   container.append(faces);

@@ -61,18 +61,30 @@ async function scrubAlbum(files, chosen) {
   if (!reply.ok) return setStatus(result.error || `The request failed (HTTP ${reply.status}).`, true);
   window.renderAlbumPeople(document.getElementById("people"), result.album);
   const list = document.getElementById("album-photos");
-  list.replaceChildren(...result.photos.map((photo, i) => {
-    const afterUrl = `data:${photo.media_type};base64,${photo.image}`;
-    const node = document.createElement("div");
-    window.renderScrubReport(node, photo.report, URL.createObjectURL(files[i]), afterUrl);
-    const link = Object.assign(document.createElement("a"), {href: afterUrl, download: photo.name,
-                                                            textContent: `Download ${photo.name}`});
-    const section = Object.assign(document.createElement("section"), {className: "item"});
-    section.append(Object.assign(document.createElement("h2"), {textContent: photo.name}), link, node);
-    return section;
-  }));
+  list.replaceChildren(...result.photos.map((photo, i) => albumPhoto(photo, files[i])));
   document.getElementById("album-result").hidden = false;
-  setStatus("Done.");
+  setStatus(result.no_face.length ? `Done. No face found in ${result.no_face.length} photo(s): ` +
+            "they were not scrubbed and are not offered for download." : "Done.");
+}
+
+// One photo of an album's result: the scrubbed photo, its download link and its report, or,
+// for a photo with no face found, only why it was not scrubbed (never a download link).
+// Names go into text nodes and the download attribute only.
+function albumPhoto(photo, file) {
+  const section = Object.assign(document.createElement("section"), {className: "item"});
+  section.append(Object.assign(document.createElement("h2"), {textContent: photo.name}));
+  if (!photo.image) {
+    section.append(Object.assign(document.createElement("p"), {className: "no-face", textContent: photo.message}));
+    return section;
+  }
+  const afterUrl = `data:${photo.media_type};base64,${photo.image}`;
+  const node = document.createElement("div");
+  // the before view is the user's own file, read in this browser: the server never sends it back
+  window.renderScrubReport(node, photo.report, URL.createObjectURL(file), afterUrl);
+  const link = Object.assign(document.createElement("a"), {href: afterUrl, download: photo.name,
+                                                          textContent: `Download ${photo.name}`});
+  section.append(link, node);
+  return section;
 }
 
 form.addEventListener("submit", async (event) => {
