@@ -147,6 +147,28 @@ def test_bad_inputs_fail_before_any_work(tmp_path, weights):
         run_bulk(src, src / "out", settings(weights))
 
 
+def test_the_command_line_refuses_to_write_onto_sources_or_over_other_files(tmp_path, weights, capsys):
+    """No Ray starts: the refusals come before any photo, as one line and exit 2."""
+    editor, attacker = weights
+    src = make_source(tmp_path)
+    before = {p: p.read_bytes() for p in src.rglob("*.jpg")}
+    names = sorted(str(p.relative_to(src)) for p in before)
+    (src / "list.csv").write_text("path\n" + "\n".join(names) + "\n")
+    common = ["--attributes", "Male", "--checkpoint", str(editor), "--attacker", str(attacker), "--quiet"]
+    assert main(["bulk", str(src / "list.csv"), str(src), *common]) == 2  # the manifest's folder as DST
+    assert "is the source photo" in capsys.readouterr().err
+    assert main(["bulk", str(src / "list.csv"), str(src), *common, "--force"]) == 2  # not even forced
+    capsys.readouterr()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / names[0]).parent.mkdir(parents=True, exist_ok=True)
+    (dst / names[0]).write_bytes(b"someone's own file")
+    assert main(["bulk", str(src), str(dst), *common]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (dst / names[0]).read_bytes() == b"someone's own file"
+    assert {p: p.read_bytes() for p in src.rglob("*.jpg")} == before
+
+
 SAMPLE = FACES.parent.parent / "celeba_aligned_sample"
 
 
