@@ -13,7 +13,7 @@ from infoscrub.config import config_from_dict, config_to_dict
 from infoscrub.errors import InfoscrubError
 from infoscrub.storage.weights import save_weights
 from infoscrub.rounds.keep import is_better, keep_round
-from infoscrub.rounds.round import build_round_config, restore_stage1
+from infoscrub.rounds.round import build_round_config, restore_stage1, seconds_until
 from infoscrub.rounds.state import (
     EDITOR,
     HELDOUT,
@@ -245,10 +245,12 @@ def test_a_round_with_an_end_time_trains_until_the_time_left(data_root, tmp_path
 
     until = time.strftime("%H:%M:%S", time.localtime(time.time() + 3600))
     metrics = run_round(data_root, tmp_path / "r", "--fresh", "--state-dir", str(tmp_path / "none"),
-                        "--until", until, "finish_seconds=3594")
+                        "--until", until, "finish_seconds=3596")
     log = (tmp_path / "r" / "round.log").read_text()
-    assert f"until {until}" in log
-    assert 0 < metrics["config"]["seconds"] <= 6
+    assert f"until {until}" in log and "kept for the evaluation" in log
+    assert 0 <= metrics["config"]["seconds"] <= 4  # what was left after the attackers, never more
+    assert seconds_until(1000.0, 300.0, now=600.0) == 100.0
+    assert seconds_until(1000.0, 300.0, now=900.0) == 0.0  # late: evaluate at once
 
 
 def test_the_cpu_round_fixes_the_cpu_model(capsys, tmp_path):

@@ -12,6 +12,7 @@ import torch
 from infoscrub.config import config_to_dict
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
+from infoscrub.evaluation.paper_numbers import PAPER_SUMMARY
 from infoscrub.evaluation.realism import RealismResult, measure_realism, round_robin_edits
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models import UNetEditor
@@ -24,10 +25,7 @@ if TYPE_CHECKING:
     from infoscrub.rounds.round import Round
 
 SAMPLES = "samples.png"
-# What the paper reports (SPEC §4): mean inversion accuracy of the unseen adversary over
-# the ten attributes, and mean entropy before/after obfuscation.
-PAPER = {"inversion_accuracy": {"InfoScrub": 0.155, "StarGAN": 0.411},
-         "entropy_bits": {"before": 0.20, "after": 0.81}}
+PAPER = PAPER_SUMMARY  # what the paper reports, beside every round's numbers
 
 
 def measure_round(rnd: "Round", heldout: "Path", test: ImageSet, task2: Stage2Task, device_name: str) -> dict[str, Any]:

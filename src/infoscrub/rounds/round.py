@@ -143,6 +143,12 @@ def build_round_config(overrides: list[str], state_stage1: dict[str, Any] | None
     return cfg
 
 
+def seconds_until(until: float, finish_seconds: float, now: float | None = None) -> float:
+    """Training seconds left for a round that must have finished (evaluated, written) by
+    ``until`` (a time.time() value), keeping ``finish_seconds`` for what follows training."""
+    return max(0.0, until - (time.time() if now is None else now) - finish_seconds)
+
+
 class RoundLog:
     """Prints with the round's elapsed seconds and keeps every line in ``round.log``."""
 
@@ -387,7 +393,7 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     _load_adversary_or_train(rnd, "attacker", cfg.attacker, paths.attacker, out / ATTACKER)
 
     if until is not None:
-        cfg.seconds = max(0.0, until - time.time() - cfg.finish_seconds)
+        cfg.seconds = seconds_until(until, cfg.finish_seconds)
         log(f"until {time.strftime('%H:%M:%S', time.localtime(until))}: {cfg.seconds:.0f} s of training, "
             f"{cfg.finish_seconds:.0f} s kept for the evaluation")
     restarted = _start_stage1(rnd, start if continuing else None)
@@ -406,9 +412,11 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     metrics = measure_round(rnd, heldout, test, task2, device_name)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     log(f"evaluation ({rnd.timings['evaluate']:.0f} s, held-out adversary, {len(test)} test images): "
-        f"inversion accuracy {metrics['inversion_accuracy_mean']:.3f} (paper 0.155), "
+        f"inversion accuracy {metrics['inversion_accuracy_mean']:.3f} "
+        f"(paper {metrics['paper']['inversion_accuracy']['InfoScrub']}), "
         f"entropy {metrics['entropy_bits']['before'] or 0:.2f} -> {metrics['entropy_bits']['after'] or 0:.2f} bits "
-        f"(paper 0.20 -> 0.81), utility {metrics['utility']:.3f}, L1 {metrics['l1']:.3f}")
+        f"(paper {metrics['paper']['entropy_bits']['before']} -> {metrics['paper']['entropy_bits']['after']}), "
+        f"utility {metrics['utility']:.3f}, L1 {metrics['l1']:.3f}")
     real = metrics["realism"]
     log(f"realism (Frechet distance in the held-out adversary's features, {real['faces']} faces each): "
         + ", ".join(f"{k} {real[k]:.3g}" for k in ("inverted", "obfuscated", "unedited", "blur", "noise")
