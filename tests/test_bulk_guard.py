@@ -283,3 +283,57 @@ def test_a_killed_runs_photos_are_reported_by_the_next_run(tmp_path, actor):
     pq.write_table(pa.table({"x": [1]}), reports / "run=killed" / "status=scrubbed" / "part-0.parquet")
     later = one(actor(run="later", reported=reported_runs(reports)), src, "a.jpg")
     assert later[0]["status"] == "done_before"
+
+
+# ---- a killed driver takes its Ray with it
+
+FAKE_DRIVER = """
+import subprocess, sys, time
+from infoscrub.bulk.reaper import Reaper
+reaper = Reaper.start()
+# as Ray's agents are: started after the reaper, a grandchild in a session of its own
+child = subprocess.Popen([sys.executable, "-c",
+    "import subprocess, sys, time; subprocess.Popen(['sleep', '300'], start_new_session=True); time.sleep(300)"])
+print(child.pid, reaper.process.pid, flush=True)
+if sys.argv[1] == "normal":
+    time.sleep(2)
+    reaper.stop()
+    print("stopped", flush=True)
+time.sleep(300)
+"""
+
+
+def sleepers_of(pid: int) -> list[int]:
+    from infoscrub.bulk.reaper import descendants
+
+    return list(descendants(pid))
+
+
+@pytest.mark.parametrize("end", ["killed", "normal"])
+def test_a_killed_driver_leaves_no_process_behind(tmp_path, end):
+    from infoscrub.bulk.reaper import start_time
+
+    driver = subprocess.Popen([sys.executable, "-c", FAKE_DRIVER, end], stdout=subprocess.PIPE, text=True)
+    child, reaper = (int(v) for v in driver.stdout.readline().split())
+    deadline = time.monotonic() + 20
+    while len(sleepers_of(child)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (grandchild,) = sleepers_of(child)
+    time.sleep(1.5)  # the reaper's list is refreshed every second
+    if end == "normal":
+        assert driver.stdout.readline().strip() == "stopped"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 10
+    while start_time(reaper) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in (child, grandchild) if start_time(pid) is not None and
+             not open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"]
+    try:
+        if end == "killed":
+            assert alive == []  # the reaper killed what the driver had started
+        else:
+            assert alive == [child, grandchild]  # a normal end kills nothing
+    finally:
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ from infoscrub.bulk.album import (
     plan_from_faces,
 )
 from infoscrub.bulk.guard import DstLock, check_outputs
+from infoscrub.bulk.reaper import Reaper
 from infoscrub.bulk.records import STATE, settings_key
 from infoscrub.bulk.report import Progress, ReportWriter, drop_unfinished_reports, reported_runs
 from infoscrub.bulk.sources import list_sources
@@ -108,6 +109,8 @@ def scrub_collection(ray, sources, dst: Path, settings: BulkSettings, key: str, 
     drop_unfinished_reports(reports)
     reported = reported_runs(reports)
     started = not ray.is_initialized()
+    # a local Ray of our own: its processes go with this driver, even if it is killed
+    reaper = Reaper.start() if started and not settings.address else None
     if started:
         local = {} if settings.address else {"num_cpus": max(1, int(settings.actors * settings.cpus_per_actor))}
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
@@ -143,6 +146,8 @@ def scrub_collection(ray, sources, dst: Path, settings: BulkSettings, key: str, 
         shown.end()
         if started:
             ray.shutdown()
+        if reaper is not None:
+            reaper.stop()
     counts = dict(sorted(report.photos.items()))
     processed = sum(counts.values()) - counts.get("done_before", 0)
     summary = {"photos": len(sources), "counts": counts, "processed": processed, "seconds": round(seconds, 2),
