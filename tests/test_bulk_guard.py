@@ -337,3 +337,19 @@ def test_a_killed_driver_leaves_no_process_behind(tmp_path, end):
     finally:
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_batch_with_non_utf8_names_gives_a_readable_report(tmp_path, actor):
+    src = tmp_path / "src"
+    src.mkdir()
+    good = os.fsencode(str(src)) + b"/caf\xe9.jpg"
+    with open(good, "wb") as handle:
+        handle.write(b"face one")
+    missing = os.fsencode(str(src)) + b"/gone\xff.jpg"  # its error message quotes the name
+    batch = {"source_fs": [good, missing], "relative_fs": [b"caf\xe9.jpg", b"gone\xff.jpg"],
+             "source": [os.fsencode(good).decode("utf-8", "backslashreplace"), "gone\\xff.jpg"],
+             "relative": ["caf\\xe9.jpg", "gone\\xff.jpg"]}
+    table = actor()(batch).to_pylist()
+    assert [row["status"] for row in table] == ["scrubbed", "error"]
+    assert table[0]["output"].endswith("caf\\xe9.jpg") and "gone\\xff.jpg" in table[1]["error"]
+    assert os.path.exists(os.fsencode(str(tmp_path / "dst")) + b"/caf\xe9.jpg")  # written under its real name

@@ -16,6 +16,7 @@ from infoscrub.bulk.time_limit import time_limit
 from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
+from infoscrub.privacy_report import readable
 
 # the report's columns and types, fixed so that batches where a column is all empty agree
 REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
@@ -82,8 +83,9 @@ class ScrubActor:
         rows: list[dict[str, Any]] = []
         for i in range(len(batch["relative"])):
             rows.extend(self.one(*row_paths(batch, i)))
-        return pa.Table.from_pylist([{name: row.get(name) for name in REPORT_TYPES} for row in rows],
-                                    schema=report_schema())
+        # every text as valid UTF-8: an error message may quote a non-UTF-8 file name
+        return pa.Table.from_pylist([{name: readable(v) if isinstance(v := row.get(name), str) else v
+                                      for name in REPORT_TYPES} for row in rows], schema=report_schema())
 
     def one(self, source: str, relative: str, shown_source: str, shown_relative: str) -> list[dict[str, Any]]:
         """The report rows of one photo: ``source`` and ``relative`` are the file system's

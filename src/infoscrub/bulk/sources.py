@@ -18,13 +18,14 @@ from pathlib import Path
 from infoscrub.bulk.records import STATE
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
+from infoscrub.privacy_report import readable
 
 COLUMNS = ("source", "relative", "source_fs", "relative_fs")
 
 
 def shown(path: str) -> str:
     """A file system path as valid UTF-8 text: undecodable bytes as ``\\xNN``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return readable(path)
 
 
 def row_paths(batch: dict, i: int) -> tuple[str, str, str, str]:
