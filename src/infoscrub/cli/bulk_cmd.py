@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from infoscrub.edit_request import MODES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", help="folder of photos, or a .parquet / .csv manifest with a 'path' column")
     p.add_argument("dst", help="output folder (mirrors SRC's tree)")
     p.add_argument("--attributes", required=True, help="comma-separated attribute names")
-    p.add_argument("--mode", choices=["invert", "obfuscate"], default="invert")
+    p.add_argument("--mode", choices=MODES, default="invert")
     p.add_argument("--strength", type=float, default=None, help="0-1 (default 1)")
     p.add_argument("--target", action="store_true", help="the smallest strength per face that reaches "
                    "the goal (as in scrub --target)")

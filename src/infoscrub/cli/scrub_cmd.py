@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from infoscrub.edit_request import MODES
 from infoscrub.errors import InfoscrubError, NoFaceFound
 
 
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scrub.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
     scrub.add_argument("--attributes", required=True,
                        help="comma-separated attribute names, e.g. Male,Young")
-    scrub.add_argument("--mode", choices=["invert", "obfuscate"], default="invert",
+    scrub.add_argument("--mode", choices=MODES, default="invert",
                        help="invert the attributes or make them undecidable (default invert)")
     scrub.add_argument("--output", required=True,
                        help="output file (one input photo) or folder (several, or a folder)")

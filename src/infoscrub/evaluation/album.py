@@ -33,6 +33,7 @@ import torch
 
 from infoscrub.consistency import edit_people, plan_person_edits
 from infoscrub.data.batches import to_model_range, to_uint8
+from infoscrub.edit_request import MODES
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.metrics import entropy_bits
 
@@ -118,7 +119,7 @@ def evaluate_album(editor, attacker, people, attributes: list[str], ks: tuple[in
     for attribute in attributes:
         truth = person_values(people.labels[:, people.attribute_names.index(attribute)].astype(int), groups)
         column = list(attacker.attributes).index(attribute)
-        modes = ("invert", "obfuscate") if editor.can_obfuscate else ("invert",)
+        modes = MODES if editor.can_obfuscate else ("invert",)
         images = {"original": faces}
         for mode in modes:
             images[f"per_photo_{mode}"] = per_photo(editor, faces, attribute, mode, batch_size)
