@@ -115,6 +115,20 @@ def test_ablation_table_when_variants_are_compared(tmp_path):
     assert "| D_attr | 30.00 | 31.00 | 32.00 | 31.00 |" in md
 
 
+def test_one_adversary_named_two_ways_is_one_protocol(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative, absolute = fake_metrics("stargan", None, 0.4), fake_metrics("icgan", None, 0.5)
+    absolute["adversary"]["checkpoint"] = str(tmp_path / relative["adversary"]["checkpoint"])
+    absolute["data"]["root"] = str(tmp_path / "data" / ".." / relative["data"]["root"])
+    rows = [_write_run(tmp_path, n, m) for n, m in (("a", relative), ("b", absolute))]
+    assert build_comparison([str(r) for r in rows])["protocol_differences"] == []
+    # recorded content hashes decide when every evaluation has one: another file differs
+    relative["adversary"]["sha256"], absolute["adversary"]["sha256"] = "1" * 64, "2" * 64
+    rows = [_write_run(tmp_path, n, m) for n, m in (("c", relative), ("d", absolute))]
+    notes = build_comparison([str(r) for r in rows])["protocol_differences"]
+    assert len(notes) == 1 and notes[0].startswith("adversary.checkpoint differs")
+
+
 def test_labelled_path_names_and_protocol_warning(tmp_path):
     a = _write_run(tmp_path, "a", fake_metrics("stargan", None, 0.4), layout="file")
     b = _write_run(tmp_path, "b", fake_metrics("stargan", None, 0.5, seed=1), layout="file")

@@ -326,6 +326,9 @@ def test_evaluate_end_to_end_stage2(tmp_path, monkeypatch, celeba_folder):
     assert m["model"]["kind"] == "stage2" and m["model"]["steps"] == 5 and m["model"]["can_obfuscate"]
     assert m["fid"] is None and m["fid_info"]["message"] == FID_SKIPPED
     assert m["paths"] == ["label_free", "labelled", "obfuscated"]
+    import hashlib
+
+    assert m["adversary"]["sha256"] == hashlib.sha256((tmp_path / "adversary.pt").read_bytes()).hexdigest()
     for a in targets:
         entry = m["per_attribute"][a]
         assert entry["n"] == 4 and entry["n_pos"] == 2

@@ -14,8 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions
 from infoscrub.storage.atomic import atomic_write
+from infoscrub.storage.files import file_sha256
 
 STATE = ".infoscrub"  # inside DST: the done records and the reports, never mirrored photos
 
@@ -31,11 +33,10 @@ def settings_key(options: ScrubOptions, weights: list[str | None], identity: boo
 
 
 def file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    digest = file_sha256(path)
+    if digest is None:
+        raise InfoscrubError(f"cannot read {path}")
+    return digest[:16]
 
 
 def done_record(dst: Path, relative: str) -> Path:

@@ -166,11 +166,27 @@ def column_attributes(rows: list[Evaluated]) -> list[str]:
     return ten + [a for a in seen if a not in ten]
 
 
+# Settings that name files: one file named two ways (relative, absolute, through a link) is
+# one setting. The adversary is compared by its content when every evaluation recorded it.
+PATH_KEYS = (("adversary", "checkpoint"), ("data", "root"))
+
+
+def protocol_value(row: Evaluated, keys: tuple[str, ...], by_content: bool) -> Any:
+    """What must agree for ``keys``: the adversary's content hash, a resolved path, or the value."""
+    if keys == ("adversary", "checkpoint") and by_content:
+        return metric_at(row.metrics, "adversary", "sha256")
+    value = metric_at(row.metrics, *keys)
+    if keys in PATH_KEYS and isinstance(value, str):
+        return str(Path(value).resolve())
+    return value
+
+
 def protocol_differences(rows: list[Evaluated]) -> list[str]:
     """Protocol settings that differ between the compared evaluations."""
     notes = []
+    by_content = all(metric_at(r.metrics, "adversary", "sha256") for r in rows)
     for keys in PROTOCOL_KEYS:
-        values = {json.dumps(metric_at(r.metrics, *keys)) for r in rows}
+        values = {json.dumps(protocol_value(r, keys, by_content)) for r in rows}
         if len(values) > 1:
             notes.append(f"{'.'.join(keys)} differs: " + ", ".join(
                 f"{r.name}: {metric_at(r.metrics, *keys)}" for r in rows))

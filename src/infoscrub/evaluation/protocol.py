@@ -33,6 +33,7 @@ from infoscrub.evaluation import report as R
 from infoscrub.evaluation.fid import FID_SKIPPED, GaussianStats, fid_from_stats, inception_features
 from infoscrub.evaluation.registry import METRICS, register_metric
 from infoscrub.sharing import CHANNELS
+from infoscrub.storage.files import file_sha256
 
 PATHS = ("label_free", "labelled", "obfuscated")
 SHARED_PATHS = ("label_free", "obfuscated")  # the edits a photo gets, judged after sharing too
@@ -540,6 +541,8 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
         "format": FORMAT, "version": VERSION,
         "model": model_info(editor, checkpoint),
         "adversary": {"checkpoint": None if adversary is None else str(adversary),
+                      # the same file named two ways is one adversary (compare checks this)
+                      "sha256": None if adversary is None else file_sha256(adversary),
                       "attributes": len(attacker.attributes)},
         "data": {**(data or {}), "split": image_set.split, "n_images": len(image_set),
                  "n_union": col.n_union, "per_attribute": per_attribute, "seed": seed},

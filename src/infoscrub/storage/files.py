@@ -47,3 +47,17 @@ def temporary_prefix(name: str) -> str:
     """The prefix of a temporary file beside ``name``: its first 100 bytes, so that a name
     near the file system's 255-byte limit still leaves room for the temporary's suffixes."""
     return "." + os.fsdecode(os.fsencode(name)[:100]) + "."
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The SHA-256 of a file's bytes, read in chunks (None when it cannot be read)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
