@@ -37,6 +37,7 @@ TINY_ROUND = [f"stage1.{setting}" for setting in TINY_NETWORKS] + [
     "attacker.model.width=8", "attacker.run.steps=4", "attacker.run.batch_size=8",
     "heldout.model.width=8", "heldout.run.steps=4", "heldout.run.batch_size=8",
     "stage1.run.log_every=2", "stage2.run.log_every=2", "stage1.restart_d_steps=2",
+    "stage1.run.compile=false",  # the CPU round compiles Stage I; a tiny round would spend minutes on it
 ]
 
 
@@ -259,7 +260,8 @@ def test_the_cpu_round_fixes_the_cpu_model(capsys, tmp_path):
     assert code == 0
     cfg = json.loads(capsys.readouterr().out)
     s1 = cfg["stage1"]
-    assert s1["data"]["image_size"] == 64 and s1["run"]["bf16_cpu"] is True
+    assert s1["data"]["image_size"] == 64 and s1["run"]["bf16_cpu"] is True and s1["run"]["compile"] is True
+    assert cfg["stage2"]["run"]["compile"] is False  # compiled, Stage II ran slower on the CPU
     assert (s1["generator"]["width"], s1["discriminator"]["width"]) == (32, 32)
     assert 64 // 2 ** s1["discriminator"]["layers"] > 1  # the attribute head never reduces to 1x1
 
