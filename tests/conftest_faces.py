@@ -107,3 +107,20 @@ def encode(array: np.ndarray, format: str = "JPEG", **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=format, **options)
     return buffer.getvalue()
+
+
+def use_small_models(monkeypatch) -> None:
+    """Every Scrubber.load() (the CLI's) returns the small test scrubber."""
+    from infoscrub.scrubber import Scrubber
+
+    scrubber = make_scrubber()
+    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: scrubber))
+
+
+def run_scrub(args: list, capsys) -> tuple[int, str, str]:
+    """``infoscrub scrub ARGS`` in this process: (exit status, stdout, stderr)."""
+    import infoscrub.cli as cli
+
+    code = cli.main(["scrub", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

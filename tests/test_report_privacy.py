@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_faces import astronaut, encode, make_scrubber, two_faces
+from conftest_faces import astronaut, encode, run_scrub, two_faces, use_small_models
 
 import infoscrub.cli as cli
 from infoscrub.photo_io import decode_photo
@@ -26,19 +26,14 @@ from infoscrub.privacy_report import (
     render_html,
     script_json,
 )
-from infoscrub.scrubber import Scrubber
 
 
 @pytest.fixture(autouse=True)
 def small_models(monkeypatch):
-    scrubber = make_scrubber()
-    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: scrubber))
+    use_small_models(monkeypatch)
 
 
-def run(args: list, capsys) -> tuple[int, str, str]:
-    code = cli.main(["scrub", *map(str, args)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = run_scrub
 
 
 def images_in(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_faces import astronaut, encode, make_scrubber
+from conftest_faces import astronaut, encode, run_scrub, use_small_models
 from PIL import Image
 
 import infoscrub.cli as cli
@@ -18,14 +18,10 @@ from infoscrub.scrubber import Scrubber
 
 @pytest.fixture(autouse=True)
 def small_models(monkeypatch):
-    scrubber = make_scrubber()
-    monkeypatch.setattr(Scrubber, "load", classmethod(lambda cls, *a, **k: scrubber))
+    use_small_models(monkeypatch)
 
 
-def run(args: list, capsys) -> tuple[int, str, str]:
-    code = cli.main(["scrub", *map(str, args)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = run_scrub
 
 
 def deep_gray_tiff(array: np.ndarray) -> bytes:
