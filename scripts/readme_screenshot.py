@@ -1,8 +1,7 @@
 """Screenshot the upload page after a real scrub, for the README (needs Debian's chromium and
-the test extras).
+the test extras). Without --checkpoint / --attacker: the bundled weights.
 
-    .venv/bin/python scripts/readme_screenshot.py --checkpoint runs/cpu/stage2/checkpoint.pt \\
-        --attacker runs/cpu/adversary/checkpoint.pt --photo docs/images/astronaut.jpg --out docs/images/report_page.png
+    .venv/bin/python scripts/readme_screenshot.py --photo docs/images/astronaut.jpg --out /tmp/report_page.png
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--attacker", required=True)
+    parser.add_argument("--checkpoint", default=None, help="editor weights (default: the bundled ones)")
+    parser.add_argument("--attacker", default=None, help="attacker weights (default: the bundled ones)")
     parser.add_argument("--photo", required=True)
     parser.add_argument("--attributes", default="Male,Smiling")
     parser.add_argument("--out", required=True)
