@@ -31,7 +31,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.icc_profile import clean_icc_profile
-from infoscrub.storage.files import temporary_prefix
+from infoscrub.storage.files import read_bytes, temporary_prefix
 
 DEFAULT_MAX_PIXELS = 120_000_000  # a 108-megapixel phone photo passes, a bomb does not
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -138,8 +138,6 @@ class Photo:
 
 
 def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    from infoscrub.storage.files import read_bytes
-
     path = Path(path)
     return decode_photo(read_bytes(path), max_pixels=max_pixels, name=str(path))
 

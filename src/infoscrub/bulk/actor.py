@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from infoscrub.bulk.records import STATE, done_record, finished, mark_finished, previous_output
-from infoscrub.bulk.sources import row_paths, shown
+from infoscrub.bulk.sources import row_paths
 from infoscrub.bulk.time_limit import time_limit
 from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
@@ -37,7 +37,7 @@ def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[
     """One row per face, or one for a photo without a face or with an error. Beliefs are the
     report attacker's probabilities of the chosen attributes, as JSON objects."""
     output = entry.get("output")
-    base = {"source": source, "relative": relative, "output": None if output is None else shown(output),
+    base = {"source": source, "relative": relative, "output": None if output is None else readable(output),
             "sha256": entry.get("sha256"),
             "status": entry["status"], "error": entry.get("error"), "attributes": ",".join(chosen)}
     faces = entry.get("faces") or []
@@ -106,7 +106,7 @@ class ScrubActor:
             return done["rows"]
         if done is not None:
             return [{"source": shown_source, "relative": shown_relative, "sha256": sha, "status": "done_before",
-                     "output": shown(done["output"]) if done.get("output") else None}]
+                     "output": readable(done["output"]) if done.get("output") else None}]
         try:
             with time_limit(self.photo_seconds):
                 if self.album is None:

@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
-from infoscrub.bulk.records import STATE, done_record
-from infoscrub.bulk.sources import shown
+from infoscrub.bulk.records import STATE, previous_output
 from infoscrub.errors import InfoscrubError
+from infoscrub.privacy_report import readable
 
 LOCK = "lock"
 SHOWN_EXAMPLES = 3
@@ -59,15 +58,6 @@ class DstLock:
             self.handle = None
 
 
-def written_by_bulk(dst: Path, relative: str, destination: Path) -> bool:
-    """Whether a done record names ``destination`` as the output bulk wrote for ``relative``."""
-    try:
-        record = json.loads(done_record(dst, relative).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("output") == str(destination)
-
-
 def check_outputs(sources, dst: Path, force: bool = False) -> None:
     """Refuse, in one line and before any photo is processed, a run that would write onto a
     source photo, out of DST, or over a file it did not write (unless ``force``)."""
@@ -83,16 +73,16 @@ def check_outputs(sources, dst: Path, force: bool = False) -> None:
             onto_source.append((destination, real_sources[real]))
         elif os.path.commonpath([root, real]) != root or Path(real).relative_to(root).parts[:1] == (STATE,):
             outside.append(destination)
-        elif os.path.lexists(destination) and not written_by_bulk(dst, relative, destination):
+        elif os.path.lexists(destination) and previous_output(dst, relative) != destination:  # not bulk's own
             foreign.append(destination)
     if onto_source:
         where, source = onto_source[0]
-        raise InfoscrubError(f"{shown(str(where))} is the source photo {shown(source)}: bulk never writes onto "
+        raise InfoscrubError(f"{readable(str(where))} is the source photo {readable(source)}: bulk never writes onto "
                              f"its inputs ({len(onto_source)} such photo(s)); choose a DST apart from the photos")
     if outside:
-        raise InfoscrubError(f"{shown(str(outside[0]))} leads out of DST through a link ({len(outside)} such "
+        raise InfoscrubError(f"{readable(str(outside[0]))} leads out of DST through a link ({len(outside)} such "
                              "path(s)); choose a DST without links to other folders")
     if foreign and not force:
-        examples = ", ".join(shown(str(p)) for p in foreign[:SHOWN_EXAMPLES])
+        examples = ", ".join(readable(str(p)) for p in foreign[:SHOWN_EXAMPLES])
         raise InfoscrubError(f"DST already holds {len(foreign)} file(s) that bulk did not write ({examples}); "
                              "move them, choose another DST, or pass --force to replace them")

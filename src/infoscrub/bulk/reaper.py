@@ -23,42 +23,38 @@ POLL_SECONDS = 1.0
 NORMAL_END = b"x"
 
 
+def parent_and_start(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks) of a process, None when it is gone. With the
+    pid, the start time names one process even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()  # fields after the command name
+        return int(fields[1]), int(fields[19])  # fields 4 and 22 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks (None when it is gone): with the pid, it
-    names one process even after the pid is reused."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])  # field 22 of proc(5), counted after the command name
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
+    found = parent_and_start(pid)
+    return None if found is None else found[1]
 
 
 def descendants(root: int) -> dict[int, int]:
     """{pid: start time} of every living descendant of ``root``."""
     children: dict[int, list[int]] = {}
+    started: dict[int, int] = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = parent_of(int(entry))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry))
-    found: dict[int, int] = {}
+        if entry.isdigit() and (found := parent_and_start(int(entry))) is not None:
+            children.setdefault(found[0], []).append(int(entry))
+            started[int(entry)] = found[1]
+    result: dict[int, int] = {}
     todo = list(children.get(root, []))
     while todo:
         pid = todo.pop()
-        started = start_time(pid)
-        if started is not None and pid not in found:
-            found[pid] = started
+        if pid not in result:
+            result[pid] = started[pid]
             todo.extend(children.get(pid, []))
-    return found
+    return result
 
 
 def reap(driver: int, pipe: int, before: set[int], poll: float = POLL_SECONDS) -> list[int]:

@@ -1,6 +1,6 @@
 """The photos of a collection, as a table of paths: a folder tree, or a Parquet/CSV manifest
-with a ``path`` column (the way to list millions: no walk of the tree, and the columns are
-computed in Arrow, not row by row in Python).
+with a ``path`` column (the way to list millions: no walk of the tree; Arrow reads the
+column and checks it as a whole, then each path is normalised once).
 
 Each row has the paths twice. ``source_fs`` and ``relative_fs`` are the file system's own
 bytes (a Linux file name need not be UTF-8), which the actors open and write; ``source`` and
@@ -20,14 +20,6 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
 from infoscrub.privacy_report import readable
 
-COLUMNS = ("source", "relative", "source_fs", "relative_fs")
-
-
-def shown(path: str) -> str:
-    """A file system path as valid UTF-8 text: undecodable bytes as ``\\xNN``."""
-    return readable(path)
-
-
 def row_paths(batch: dict, i: int) -> tuple[str, str, str, str]:
     """(source, relative) as the file system's paths, then as shown, of row ``i`` of a batch."""
     return (os.fsdecode(bytes(batch["source_fs"][i])), os.fsdecode(bytes(batch["relative_fs"][i])),
@@ -35,7 +27,7 @@ def row_paths(batch: dict, i: int) -> tuple[str, str, str, str]:
 
 
 def list_sources(src: Path):
-    """A pyarrow table (``COLUMNS``) of every photo under a folder (hidden files and folders
+    """A pyarrow table (source, relative, source_fs, relative_fs) of every photo under a folder (hidden files and folders
     left out), or every ``path`` of a manifest (relative paths are taken from the manifest's
     folder; absolute ones are mirrored under DST whole)."""
     if src.is_dir():
@@ -59,8 +51,8 @@ def folder_sources(src: Path):
 def paths_table(sources: list[str], relatives: list[str]):
     import pyarrow as pa
 
-    return pa.table({"source": pa.array([shown(s) for s in sources], pa.string()),
-                     "relative": pa.array([shown(r) for r in relatives], pa.string()),
+    return pa.table({"source": pa.array([readable(s) for s in sources], pa.string()),
+                     "relative": pa.array([readable(r) for r in relatives], pa.string()),
                      "source_fs": pa.array([os.fsencode(s) for s in sources], pa.binary()),
                      "relative_fs": pa.array([os.fsencode(r) for r in relatives], pa.binary())})
 

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from infoscrub.data.conventions import prepare_image
 from infoscrub.errors import InfoscrubError
-from infoscrub.storage.files import read_bytes  # noqa: F401 - the data readers' and callers' one way to read a file
+from infoscrub.storage.files import read_bytes
 
 T = TypeVar("T")
 R = TypeVar("R")

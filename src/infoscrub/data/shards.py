@@ -21,9 +21,10 @@ from safetensors import safe_open
 
 from infoscrub.data.celeba import read_celeba_folder
 from infoscrub.data.conventions import check_alignment, detect_alignment, prepare_image
-from infoscrub.data.images import decode_rgb, parallel_map, read_bytes
+from infoscrub.data.images import decode_rgb, parallel_map
 from infoscrub.errors import InfoscrubError
 from infoscrub.storage.atomic import atomic_safetensors_save
+from infoscrub.storage.files import read_bytes
 
 MANIFEST = "manifest.json"
 FORMAT = "infoscrub-shards"

@@ -17,10 +17,11 @@ import numpy as np
 from infoscrub.data.celeba import read_celeba_folder
 from infoscrub.data.conventions import detect_alignment
 from infoscrub.data.identities import read_identities
-from infoscrub.data.images import decode_rgb, load_face, parallel_map, read_bytes
+from infoscrub.data.images import decode_rgb, load_face, parallel_map
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import detect_faces
+from infoscrub.storage.files import read_bytes
 
 
 @dataclass

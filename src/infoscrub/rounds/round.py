@@ -29,6 +29,7 @@ from infoscrub.errors import InfoscrubError
 from infoscrub.inference import Attacker
 from infoscrub.storage.weights import read_networks, save_weights
 from infoscrub.models import MixerConfig, ObfuscationMixer, count_parameters
+from infoscrub.rounds.measure import measure_round
 from infoscrub.rounds.state import (
     ATTACKER,
     EDITOR,
@@ -410,8 +411,6 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     trained = rnd.images.get("stage1", 0) + rnd.images.get("stage2", 0) > 0
     rnd.info["rounds"] = rounds_done + int(trained)  # --seconds 0 only evaluates (and exports)
     rnd.export()
-
-    from infoscrub.rounds.measure import measure_round  # the evaluation's imports, only now
 
     metrics = measure_round(rnd, heldout, test, task2, device_name)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")

@@ -1,5 +1,6 @@
-"""Reading a file the safe way: a regular file only, of bounded size, checked before a byte
-is read (every photo, manifest row and shard goes through here)."""
+"""Files, the safe way: reading a regular file only, of bounded size, checked before a byte
+is read (every photo, manifest row and shard goes through here); its SHA-256; the name of a
+temporary file beside it."""
 
 from __future__ import annotations
 
