@@ -383,7 +383,8 @@ def run_round(overrides: list[str], data: str | Path, test_data: str | Path, out
     device_name = torch.cuda.get_device_name(ctx.device) if ctx.cuda else "cpu"
     log(f"round {rounds_done + 1} on {device_name}: "
         + (f"continuing {start.editor} + {start.trainer}" if continuing else "fresh start")
-        + f"; {cfg.seconds:.0f} s of training ({1 - cfg.stage2_share:.0%} Stage I, {cfg.stage2_share:.0%} Stage II)")
+        + ("" if until is not None else f"; {cfg.seconds:.0f} s of training")
+        + f" ({1 - cfg.stage2_share:.0%} Stage I, {cfg.stage2_share:.0%} Stage II)")
     train = load_training_data(cfg.stage1.data, ctx.device)
     if state_info is not None and train.alignment != state_info["alignment"]:
         raise InfoscrubError(f"the data has {train.alignment} alignment, the state {state_info['alignment']}")
