@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "infoscrub"
 
 # Lower numbers are lower layers; a module may import its own unit and lower layers only.
 LAYERS = {
-    "errors": 0,
+    "errors": 0, "entropy": 0,
     "__init__": 1, "alignments": 1, "attributes": 1, "config": 1, "edit_request": 1, "editing": 1,
     "icc_profile": 1, "kinds": 1,
     "storage": 2,

@@ -35,7 +35,7 @@ from infoscrub.consistency import PersonEdits, edit_people, plan_person_edits
 from infoscrub.edit_request import check_edit_request
 from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.metrics import entropy_bits
+from infoscrub.entropy import entropy_bits
 from infoscrub.faces.detect import Face
 from infoscrub.faces.identity import (
     THRESHOLD,

@@ -23,7 +23,7 @@ from PIL import Image
 from infoscrub.attributes import PHRASES, resolve_attributes
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: for the service)
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.metrics import entropy_bits
+from infoscrub.entropy import entropy_bits
 from infoscrub.faces.align import alignment_matrix, warp_crop
 from infoscrub.faces.detect import Face, detect_faces
 from infoscrub.faces.paste import DEFAULT_FEATHER, feather_mask, paste_changes
