@@ -38,7 +38,8 @@ def sync(device: torch.device) -> None:
 
 def make_models(args, device):
     from infoscrub.attributes import CELEBA_ATTRIBUTES, DEFAULT_ATTRIBUTES
-    from infoscrub.inference import Attacker, Editor, load_editor
+    from infoscrub.editors import load_editor
+    from infoscrub.inference import Attacker, Editor
     from infoscrub.models.adversary import AdversaryConfig, build_adversary
 
     if args.checkpoint:

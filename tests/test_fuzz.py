@@ -80,7 +80,7 @@ def weights_seeds(tmp_path_factory):
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_weights_loading(weights_seeds, suffix):
-    from infoscrub.inference import load_editor
+    from infoscrub.editors import load_editor
 
     target = WeightsTarget(lambda path: load_editor(path), suffix)
     assert target(weights_seeds[suffix]) is None  # the seed itself loads and edits

@@ -26,11 +26,10 @@ from infoscrub.config import config_from_dict
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: public API)
 from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
-from infoscrub.kinds import KINDS, resolve
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.storage.checkpoints import is_int, load_checkpoint, load_module_state, shown
-from infoscrub.storage.weights import NETWORKS, check_networks, read_networks, save_weights
+from infoscrub.storage.checkpoints import is_int, load_module_state, shown
+from infoscrub.storage.weights import NETWORKS, checkpoint_networks, read_networks, save_weights
 
 # Bound on every integer of a network config: a crafted depth or block count must not make
 # even the shape check (on the meta device) build millions of layers.
@@ -122,7 +121,17 @@ class Editor:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Editor":
         path = Path(path or bundled_weights("editor"))
-        info, nets = read_networks(path, ("stage1", "stage2"))
+        return cls.from_networks(path, *read_networks(path, ("stage1", "stage2")), device)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, state: dict[str, Any], device: str | torch.device = "cpu") -> "Editor":
+        """The editor of a stage1/stage2 checkpoint already read by ``load_checkpoint``."""
+        return cls.from_networks(path, *checkpoint_networks(path, state), device)
+
+    @classmethod
+    def from_networks(cls, path: Path, info: dict[str, Any], nets: dict[str, dict[str, torch.Tensor]],
+                      device: str | torch.device = "cpu") -> "Editor":
+        """Build from validated networks and info (``read_networks``); ``path`` names errors."""
         n = len(info["attributes"])
         gen_cfg = network_config(path, info["config"], "generator", GeneratorConfig)
         check_size_fits_depth(path, info["image_size"], gen_cfg.depth)
@@ -265,25 +274,3 @@ class Attacker:
     @torch.no_grad()
     def predict(self, faces: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.model(faces.to(self.device, torch.float32)).float())
-
-
-def load_editor(path: str | Path | None = None, device: str | torch.device = "cpu"):
-    """Any editing model (a ``FaceEditor``): InfoScrub stage1/stage2 weights or a baseline
-    checkpoint, through the editor class its kind names (``infoscrub.kinds``)."""
-    if path is not None and Path(path).suffix == ".pt":
-        state = load_checkpoint(path)
-        kind = KINDS[state["kind"]]
-        if kind.editor is None:
-            raise InfoscrubError(f"{path} is a {kind.name} checkpoint, not an editing model")
-        editor_class = resolve(kind.editor)
-        if editor_class is not Editor:
-            # The baselines' own loaders read these without checking.
-            check_networks(Path(path), kind.name, state["models"])
-            if not isinstance(state["config"].get("model"), dict):
-                raise InfoscrubError(f"{path}: config has no model section")
-            try:
-                return editor_class.load(path, device)
-            except (ValueError, TypeError, RuntimeError) as exc:  # a config that builds nothing
-                detail = " ".join(str(exc).split())[:200]
-                raise InfoscrubError(f"{path}: its config does not build a {kind.name} model ({detail})") from None
-    return Editor.load(path, device)

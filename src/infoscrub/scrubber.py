@@ -80,7 +80,8 @@ class Scrubber:
         ``identity``: check that edited faces are still the same person (True: needs the
         identity extra; None: when it is installed)."""
         from infoscrub.faces import identity as faces_identity
-        from infoscrub.inference import Attacker, load_editor
+        from infoscrub.editors import load_editor
+        from infoscrub.inference import Attacker
 
         if identity is None:
             identity = faces_identity.available()

@@ -53,7 +53,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from infoscrub.data import load_image_set
     from infoscrub.errors import InfoscrubError
     from infoscrub.evaluation.protocol import run_evaluation
-    from infoscrub.inference import Attacker, load_editor
+    from infoscrub.editors import load_editor
+    from infoscrub.inference import Attacker
     from infoscrub.training.loop import resolve_device
 
     if args.per_attribute is not None and args.per_attribute < 1:
