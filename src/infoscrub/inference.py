@@ -169,7 +169,7 @@ class Editor:
     @torch.no_grad()
     def edit(self, faces: torch.Tensor, attributes: list[str], mode: str = "invert",
              strength: float = 1.0, labels: torch.Tensor | None = None,
-             alpha: torch.Tensor | None = None) -> torch.Tensor:
+             alpha: torch.Tensor | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Invert or obfuscate ``attributes`` of faces in [-1, 1] (B, 3, S, S).
 
         Without ``labels`` the current values come from the code itself (the label-free path
@@ -178,12 +178,14 @@ class Editor:
         an album): a'_i = 1 - c_i. ``alpha`` (B, 1, S, S): the obfuscation's mixing map to
         use instead of the mixer's (an album gives all of a person's faces the same one).
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
+        ``extra`` (B, n) bool: attributes edited on top of ``attributes``, face by face (a
+        randomised defence flips a random subset of the others, ``evaluation.adaptive``).
         """
         strength = check_edit_request(mode, strength)
         if mode == "obfuscate":
             require_mixer(self)
         x = faces.to(self.device, torch.float32)
-        code, code_edit, out = self._invert(x, attributes, labels)
+        code, code_edit, out = self._invert(x, attributes, labels, extra)
         if mode == "obfuscate":
             if alpha is None:
                 alpha = self.mixer(x, out, code, code_edit)
@@ -194,17 +196,22 @@ class Editor:
         return out
 
     @torch.no_grad()
-    def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None) -> torch.Tensor:
+    def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None) -> torch.Tensor:
         """The mixer's alpha (B, 1, S, S) for obfuscating ``attributes`` (see ``edit``)."""
         require_mixer(self)
         x = faces.to(self.device, torch.float32)
-        code, code_edit, out = self._invert(x, attributes, labels)
+        code, code_edit, out = self._invert(x, attributes, labels, extra)
         return self.mixer(x, out, code, code_edit)
 
-    def _invert(self, x: torch.Tensor, attributes: list[str], labels: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _invert(self, x: torch.Tensor, attributes: list[str], labels: torch.Tensor | None,
+                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(code, edited code, inverted faces) of faces already on the device."""
         mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
+        if extra is not None:
+            if tuple(extra.shape) != tuple(mask.shape):
+                raise InfoscrubError(f"extra must have shape {tuple(mask.shape)}, got {tuple(extra.shape)}")
+            mask = mask | extra.to(self.device, torch.bool)
         feats, code = self.generator.encode(x)
         current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
         code_edit = torch.where(mask, 1.0 - current, code)
