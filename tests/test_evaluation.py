@@ -468,6 +468,54 @@ def test_identity_section_in_the_report(tmp_path, monkeypatch):
     assert "## Identity" not in (tmp_path / "plain" / "report.md").read_text()
 
 
+# metrics.json's structure, pinned: every leaf of an entry under its slash-joined path (the
+# flat metric names of ``EvaluationSummary``), with every metric measured (channels, identity).
+RATES = ("tpr", "tnr", "acc", "n_pos", "n_neg")
+GROUP = ("n", *(f"{q}/{row}" for q in ("entropy", "p") for row in ("real", "ours", "gain")))
+ENTRY = ["n", "n_pos", "n_neg",
+         *(f"inversion/{path}/{subset}/{r}" for path in ("real", "label_free", "labelled")
+           for subset in ("all", "correct") for r in RATES),
+         "inversion/n_correct",
+         *(f"obfuscation/{group}/{k}" for group in ("positive", "negative", "all") for k in GROUP),
+         "utility/attributes", "utility/real", "utility/label_free", "utility/labelled", "utility/obfuscated",
+         "identity/n", "identity/threshold",
+         *(f"identity/{face}/{k}" for face in ("different_person", "label_free", "obfuscated")
+           for k in ("verified", "distance")),
+         *(f"fidelity/{path}/{k}" for path in ("label_free", "labelled", "obfuscated") for k in ("l1", "psnr")),
+         "adversary/accuracy", "adversary/ece",
+         "reshare/jpeg75/real_accuracy",
+         *(f"reshare/jpeg75/inversion/{subset}/{r}" for subset in ("all", "correct") for r in RATES),
+         "reshare/jpeg75/entropy/real", "reshare/jpeg75/entropy/ours",
+         "code_accuracy"]
+TOP = ["format", "version", "model", "adversary", "data", "attributes", "paths", "per_attribute", "mean",
+       "privacy", "privacy_all", "privacy_shared", "utility", "fid", "fid_info", "seconds", "identity_faces",
+       "obfuscation_available", "obfuscation_message", "fid_weights", "throughput", "figures"]
+
+
+def _leaf_names(tree, prefix: str = "") -> list[str]:
+    if not isinstance(tree, dict):
+        return [prefix]
+    return [name for key, value in tree.items() for name in _leaf_names(value, f"{prefix}/{key}" if prefix else key)]
+
+
+def test_metrics_json_keeps_its_key_structure(tmp_path, monkeypatch):
+    from infoscrub.evaluation.protocol import run_evaluation
+
+    monkeypatch.setattr("infoscrub.faces.identity.IdentityEmbedder", _MeanColourEmbedder)
+    editor, attacker = _models()
+    run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
+                   progress=False, channels=("jpeg75",), identity_faces=2)
+    m = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert list(m) == TOP
+    assert _leaf_names(m["per_attribute"]["Male"]) == ENTRY
+    # the means drop counts and name lists
+    dropped = [n for n in ENTRY if n.rsplit("/", 1)[-1] in ("n", "attributes") or n.rsplit("/", 1)[-1].startswith("n_")]
+    assert _leaf_names(m["mean"]) == [n for n in ENTRY if n not in dropped]
+    assert list(m["fid_info"]) == ["value", "obfuscated", "message", "n_real", "n_edited"]
+    assert list(m["seconds"]) == ["adversary_real", "edit_and_judge", "identity", "figures"]
+    assert list(m["privacy_shared"]) == ["jpeg75"]
+
+
 HQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celebahq128"
 
 
