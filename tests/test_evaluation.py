@@ -384,7 +384,7 @@ def test_a_new_metric_is_one_function_and_one_line(tmp_path, monkeypatch):
         return float(run.p["real"][:, t].mean())
 
     monkeypatch.setitem(METRICS, "mean_p_before", Metric("mean_p_before", mean_p_before,
-                                                         report=lambda m: ["## Mean p before", ""]))
+                                                         report=lambda summary, record: ["## Mean p before", ""]))
     editor, attacker = _models()
     metrics = run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
                              progress=False)
@@ -428,13 +428,15 @@ class _MeanColourEmbedder:
 
 
 def test_identity_check_measures_each_path_and_another_person(tmp_path):
-    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+    from infoscrub.evaluation.collect import CollectOptions, collect
+    from infoscrub.evaluation.identity_check import IdentityCheck
+    from infoscrub.evaluation.summary import summarise
 
     editor, attacker = _models()
     data = _image_set(24)
     check = IdentityCheck(_MeanColourEmbedder(), data, faces=3, threshold=0.05)
-    col = collect(editor, attacker, data, ["Male", "Smiling"], per_attribute=4, batch_size=5, progress=False,
-                  identity=check)
+    col = collect(editor, attacker, data, CollectOptions(["Male", "Smiling"], per_attribute=4, batch_size=5,
+                                                         progress=False), identity=check)
     run = col.runs["Male"]
     assert set(run.identity) == {"different_person", "label_free", "obfuscated"}
     assert all(len(d) == 3 for d in run.identity.values())
@@ -443,14 +445,14 @@ def test_identity_check_measures_each_path_and_another_person(tmp_path):
     following = data.images[(int(run.indices[0]) + 1) % len(data)].permute(1, 2, 0).numpy()
     expected = np.linalg.norm(check.embedder.embed([first], "") - check.embedder.embed([following], ""))
     assert run.identity["different_person"][0] == pytest.approx(expected, rel=1e-5)
-    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    summary = summarise(col).per_attribute["Male"]["identity"]
     assert summary["n"] == 3 and summary["threshold"] == 0.05
     d = run.identity["label_free"]
     assert summary["label_free"] == {"verified": pytest.approx(float((d < 0.05).mean())),
                                      "distance": pytest.approx(float(d.mean()))}
     assert col.seconds["identity"] >= 0
-    plain = collect(editor, attacker, data, ["Male"], per_attribute=4, progress=False)
-    assert plain.runs["Male"].identity is None and summarise(plain)["per_attribute"]["Male"]["identity"] is None
+    plain = collect(editor, attacker, data, CollectOptions(["Male"], per_attribute=4, progress=False))
+    assert plain.runs["Male"].identity is None and summarise(plain).per_attribute["Male"]["identity"] is None
 
 
 def test_identity_section_in_the_report(tmp_path, monkeypatch):
@@ -522,7 +524,9 @@ HQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celeba
 @pytest.mark.skipif(not HQ.is_dir(), reason="needs ../shared/data/celebahq128")
 def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_does_not():
     from infoscrub.data import load_image_set
-    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+    from infoscrub.evaluation.collect import CollectOptions, collect
+    from infoscrub.evaluation.identity_check import IdentityCheck
+    from infoscrub.evaluation.summary import summarise
     from infoscrub.faces import identity
 
     if not identity.available():
@@ -530,9 +534,9 @@ def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_do
     data = load_image_set(HQ, "test", 128, limit=64)
     editor = Editor.untrained(ATTRS, image_size=128, width=8)  # a zero residual: edits are the input
     attacker = Attacker.untrained(list(CELEBA_ATTRIBUTES), image_size=128)
-    col = collect(editor, attacker, data, ["Male"], per_attribute=6, progress=False,
+    col = collect(editor, attacker, data, CollectOptions(["Male"], per_attribute=6, progress=False),
                   identity=IdentityCheck(identity.IdentityEmbedder(), data, faces=6))
-    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    summary = summarise(col).per_attribute["Male"]["identity"]
     assert summary["label_free"]["verified"] == 1.0 and summary["label_free"]["distance"] < 0.2
     assert summary["different_person"]["verified"] <= 1 / 6 and summary["different_person"]["distance"] > 0.6
 
