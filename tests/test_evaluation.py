@@ -516,6 +516,15 @@ def test_metrics_json_keeps_its_key_structure(tmp_path, monkeypatch):
     assert list(m["fid_info"]) == ["value", "obfuscated", "message", "n_real", "n_edited"]
     assert list(m["seconds"]) == ["adversary_real", "edit_and_judge", "identity", "figures"]
     assert list(m["privacy_shared"]) == ["jpeg75"]
+    # the typed summary reads metrics.json back, by the same names
+    from infoscrub.evaluation.summary import EvaluationSummary
+
+    summary = EvaluationSummary.from_json(m)
+    assert summary.as_json() == {key: m[key] for key in summary.as_json()}
+    assert summary.value("inversion/label_free/correct/acc") == m["privacy"] is not None
+    psnr = m["per_attribute"]["Male"]["fidelity"]["obfuscated"]["psnr"]
+    assert summary.per("fidelity/obfuscated/psnr") == {"Male": psnr}
+    assert summary.value("inversion/real/all/n_pos", "Male") == 4 and summary.value("inversion/real/all/n_pos") is None
 
 
 HQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celebahq128"

@@ -286,7 +286,8 @@ def build_comparison(sources: list[str], path: str = "label_free") -> dict[str, 
     return {
         "format": "infoscrub-comparison", "version": 1, "path": path, "attributes": attrs,
         "runs": [{"name": r.name, "source": str(r.source), "kind": record_at(r.metrics, "model", "kind"),
-                  "variant": record_at(r.metrics, "model", "variant"), "checkpoint": record_at(r.metrics, "model", "checkpoint")}
+                  "variant": record_at(r.metrics, "model", "variant"),
+                  "checkpoint": record_at(r.metrics, "model", "checkpoint")}
                  for r in rows],
         "protocol_differences": protocol_differences(rows),
         "protocol": {".".join(k): record_at(rows[0].metrics, *k) for k in PROTOCOL_KEYS},
