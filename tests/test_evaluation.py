@@ -354,6 +354,55 @@ def test_evaluate_end_to_end_stage2(tmp_path, monkeypatch, celeba_folder):
         assert fig in m["figures"]
 
 
+def test_evaluate_adaptive_end_to_end(tmp_path, monkeypatch, celeba_folder, capsys):
+    """--adaptive: the attackers who know infoscrub, per policy and label budget, in
+    metrics.json, report.md and the command's summary."""
+    monkeypatch.delenv(ENV_WEIGHTS, raising=False)
+    usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
+    _save_models(tmp_path, usable[:3])
+    main = _cli_main(monkeypatch)
+    out = tmp_path / "eval_adaptive"
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
+               "--data", str(celeba_folder), "--out", str(out), "--per-attribute", "1", "--attributes", usable[0],
+               "--device", "cpu", "--quiet", "--adaptive", "--adaptive-steps", "2", "--adaptive-budgets", "5,all",
+               "--adaptive-policy", "invert", "--adaptive-policy", "obfuscate:strength_low=0.5",
+               "--adaptive-sees-strength"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    adaptive = m["adaptive"]
+    assert adaptive["attributes"] == [usable[0]] and adaptive["attacker"]["steps"] == 2
+    assert [e["name"] for e in adaptive["policies"]] == ["invert", "obfuscate, strength U[0.5, 1]"]
+    for entry in adaptive["policies"]:
+        assert list(entry["adaptive"]) == ["5", "all"]
+        assert entry["adaptive"]["5"]["labelled_faces"] == 5
+        assert entry["adaptive"]["all"]["labelled_faces"] == adaptive["train_faces"] > 5
+        for table in (entry["fixed"], entry["adaptive"]["all"]["scrubbed"], entry["sees_strength"]["scrubbed"]):
+            assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
+    assert m["seconds"]["adaptive"] > 0
+    assert not [p for p in out.iterdir() if p.name.startswith("adaptive-")]  # its work folder is gone
+    report = (out / "report.md").read_text()
+    assert "## The adaptive attacker (`--adaptive`)" in report and "### obfuscate, strength U[0.5, 1]" in report
+    assert "adaptive, given the strength" in report
+    assert "adaptive attacker, invert: accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--adaptive-policy", "blur"], "unknown mode"),
+    (["--adaptive-policy", "invert:speed=2"], "MODE[:key=value"),
+    (["--adaptive-budgets", "ten"], "numbers of labelled faces"),
+    (["--adaptive-steps", "0"], "at least 1"),
+])
+def test_evaluate_adaptive_refuses_bad_settings(tmp_path, monkeypatch, celeba_folder, capsys, args, words):
+    usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
+    _save_models(tmp_path, usable[:3])
+    main = _cli_main(monkeypatch)
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
+               "--data", str(celeba_folder), "--out", str(tmp_path / "e"), "--device", "cpu", "--quiet",
+               "--adaptive", *args])
+    assert rc == 2 and words in capsys.readouterr().err
+    assert not (tmp_path / "e" / "metrics.json").exists()
+
+
 def test_evaluate_stage1_says_it_cannot_obfuscate(tmp_path, monkeypatch, celeba_folder, capsys):
     monkeypatch.delenv(ENV_WEIGHTS, raising=False)
     usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]

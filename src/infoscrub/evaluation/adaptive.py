@@ -226,3 +226,80 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
 
 def _mean(per_attribute: dict[str, dict[str, float]]) -> float:
     return float(np.mean([row["accuracy"] for row in per_attribute.values()]))
+
+
+# ---- the report --------------------------------------------------------------------------
+
+def adaptive_section(m: dict[str, Any]) -> list[str]:
+    """report.md's section of ``evaluate --adaptive`` (from metrics.json's 'adaptive')."""
+    result = m.get("adaptive")
+    if not result:
+        return []
+    attributes, fixed_real = result["attributes"], result["unedited"]["fixed"]
+    size = result["attacker"]
+    lines = ["## The adaptive attacker (`--adaptive`)", "",
+             f"An attacker who knows infoscrub scrubs faces whose attributes it knows with the same model "
+             f"and trains on them ({result['train_faces']} scrubbed training faces at most, ResNet-18 width "
+             f"{size['width']}, {size['steps']} steps of {size['batch_size']}), then reads the scrubbed test "
+             f"faces ({result['test_faces']}). All of {', '.join(attributes)} are scrubbed together on every "
+             "face. Accuracy per attribute: lower is more private; chance is the majority-class rate of the "
+             "test labels, what an attacker that learnt nothing gets.", ""]
+    for entry in result["policies"]:
+        budgets = list(entry["adaptive"])
+        header = (["Attribute", "chance", "fixed, unedited", "fixed, scrubbed"]
+                  + [f"adaptive ({entry['adaptive'][b]['labelled_faces']} labels)" for b in budgets]
+                  + (["adaptive, given the strength"] if "sees_strength" in entry else [])
+                  + ["adaptive (all labels), unedited"])
+        lines += [f"### {entry['name']}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for name in attributes + ["mean"]:
+            def cell(table: dict[str, dict[str, float]]) -> str:
+                values = [table[a]["accuracy"] for a in attributes] if name == "mean" else [table[name]["accuracy"]]
+                return f"{float(np.mean(values)):.3f}"
+
+            chance = (float(np.mean([result["chance"][a] for a in attributes])) if name == "mean"
+                      else result["chance"][name])
+            row = ([name, f"{chance:.3f}", cell(fixed_real), cell(entry["fixed"])]
+                   + [cell(entry["adaptive"][b]["scrubbed"]) for b in budgets]
+                   + ([cell(entry["sees_strength"]["scrubbed"])] if "sees_strength" in entry else [])
+                   + [cell(entry["adaptive"][budgets[-1]]["unedited"])])
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
+
+
+# ---- settings from the command line --------------------------------------------------------
+
+POLICY_KEYS = {"strength": float, "strength_low": float, "extra_flip": float, "alpha_noise": float}
+
+
+def parse_policy(text: str) -> ScrubPolicy:
+    """'invert', 'obfuscate:strength_low=0.5,extra_flip=0.3' -> a checked ScrubPolicy."""
+    mode, _, options = text.partition(":")
+    values: dict[str, float] = {}
+    for item in filter(None, (o.strip() for o in options.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in POLICY_KEYS:
+            raise InfoscrubError(f"--adaptive-policy takes MODE[:key=value,...] with keys "
+                                 f"{', '.join(POLICY_KEYS)}; not {item!r}")
+        try:
+            values[key.strip()] = POLICY_KEYS[key.strip()](value)
+        except ValueError:
+            raise InfoscrubError(f"--adaptive-policy: {key.strip()} takes a number, not {value!r}") from None
+    policy = ScrubPolicy(mode.strip(), **values)
+    policy.check()
+    return policy
+
+
+def parse_budgets(text: str) -> list[int]:
+    """'100,1000,all' -> [100, 1000, 0] (0: every training face)."""
+    budgets = []
+    for item in filter(None, (b.strip() for b in text.split(","))):
+        if item == "all":
+            budgets.append(0)
+        elif item.isdigit() and int(item) > 0:
+            budgets.append(int(item))
+        else:
+            raise InfoscrubError(f"--adaptive-budgets takes numbers of labelled faces and 'all', not {item!r}")
+    if not budgets:
+        raise InfoscrubError("--adaptive-budgets names no budget")
+    return budgets

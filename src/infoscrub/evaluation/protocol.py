@@ -112,12 +112,13 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                    checkpoint: str | Path | None = None, adversary: str | Path | None = None,
                    data: dict[str, Any] | None = None,
                    log: Callable[[str], None] | None = None, channels: tuple[str, ...] = (),
-                   identity_faces: int | None = None, album: Any = None, album_draws: int = 50
-                   ) -> dict[str, Any]:
+                   identity_faces: int | None = None, album: Any = None, album_draws: int = 50,
+                   adaptive: Any = None) -> dict[str, Any]:
     """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``.
     ``identity_faces``: also check identity on that many faces per attribute (needs the
     identity extra). ``album``: faces of known people (``evaluation.people.PeopleFaces``)
-    for the multi-photo attacker (``evaluation.album``)."""
+    for the multi-photo attacker (``evaluation.album``). ``adaptive``: (training faces,
+    ``AdaptiveConfig``) for the attacker who knows infoscrub (``evaluation.adaptive``)."""
     from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
     from infoscrub.evaluation.figures import write_figures
 
@@ -146,6 +147,14 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
         album_start = time.perf_counter()
         metrics["album"] = _album(editor, attacker, album, col, album_draws, seed, batch_size)
         metrics["seconds"]["album"] = time.perf_counter() - album_start
+    if adaptive is not None:
+        from infoscrub.evaluation.adaptive import evaluate_adaptive
+
+        adaptive_start = time.perf_counter()
+        train, adaptive_cfg = adaptive
+        metrics["adaptive"] = evaluate_adaptive(editor, attacker, train, image_set, list(col.attributes),
+                                                adaptive_cfg, out, log=log or (lambda s: None))
+        metrics["seconds"]["adaptive"] = time.perf_counter() - adaptive_start
     fig_start = time.perf_counter()
     figures = write_figures(col, out)
     metrics["figures"] = [str(p.relative_to(out)) for p in figures]

@@ -24,8 +24,9 @@ cannot be computed (empty group, no weights) is null::
                  n_real, n_edited}
     identity_faces, obfuscation_available, obfuscation_message, fid_weights
     throughput: {images_edited, seconds, images_per_second, device}
-    seconds:    {adversary_real, edit_and_judge, identity?, fid?, album?, figures}
+    seconds:    {adversary_real, edit_and_judge, identity?, fid?, album?, adaptive?, figures}
     album?:     the multi-photo attacker (``evaluation.album``), with --album
+    adaptive?:  the adaptive attacker (``evaluation.adaptive``), with --adaptive
     figures:    [paths relative to the output folder]
 
     ENTRY = {
@@ -131,6 +132,7 @@ def _figures(figures: list[str]) -> list[str]:
 
 def render_report(m: dict[str, Any]) -> str:
     """report.md from a metrics.json record: its frame, then each registered metric's section."""
+    from infoscrub.evaluation.adaptive import adaptive_section
     from infoscrub.evaluation.album import album_section
 
     s = EvaluationSummary.from_json(m)
@@ -139,6 +141,7 @@ def render_report(m: dict[str, Any]) -> str:
         if metric.report is not None:
             lines += metric.report(s, m)
     lines += album_section(m)
+    lines += adaptive_section(m)
     lines += _fid_section(s.fid, m.get("fid_weights"))
     return "\n".join(lines + _figures(m.get("figures") or []))
 
