@@ -13,7 +13,7 @@ LAYERS = {
     "storage": 2,
     "data": 3, "models": 3, "losses": 3, "photo_io": 3, "sharing": 3,
     "training": 4, "inference": 4, "faces": 4, "targeting": 4, "consistency": 4,
-    "evaluation": 5, "baselines": 5, "toy": 5,
+    "evaluation": 5, "baselines": 5, "toy": 5, "scrub_report": 5,
     "rounds": 6, "scrubber": 6, "privacy_report": 6,
     "album": 7,
     "photo_job": 8, "service": 8,

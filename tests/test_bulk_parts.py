@@ -116,7 +116,7 @@ def test_progress_says_photos_per_second_and_eta():
 def test_album_settings_that_clash_are_refused():
     from infoscrub.bulk import BulkSettings
     from infoscrub.photo_job import ScrubOptions
-    from infoscrub.targeting import Target
+    from infoscrub.edit_request import Target
 
     with pytest.raises(InfoscrubError, match="--target and --aligned do not apply"):
         BulkSettings(ScrubOptions(["Male"], target=Target()), album=True).check()

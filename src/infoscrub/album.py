@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from infoscrub.attributes import resolve_attributes
 from infoscrub.consistency import PersonEdits, edit_people, plan_person_edits
-from infoscrub.edit_request import check_edit_request
+from infoscrub.edit_request import EditRequest
 from infoscrub.editing import require_mixer
-from infoscrub.errors import InfoscrubError
 from infoscrub.entropy import entropy_bits
+from infoscrub.errors import InfoscrubError
+from infoscrub.faces.crops import identity_crops
 from infoscrub.faces.detect import Face
 from infoscrub.faces.identity import (
     THRESHOLD,
@@ -43,8 +43,8 @@ from infoscrub.faces.identity import (
     group_faces,
     shared_embedder,
 )
-from infoscrub.photo_io import Photo
-from infoscrub.scrubber import Scrubber, as_photo, from_model, identity_crops, to_model
+from infoscrub.photo_io import Photo, as_photo
+from infoscrub.scrubber import FoundFaces, Scrubber, from_model, to_model
 
 
 @dataclass
@@ -129,7 +129,7 @@ class PeopleFinder:
     def __init__(self, scrubber: Scrubber, embedder: Any | None = None):
         self.scrubber = scrubber
         # the identity check's embedder when the scrubber has one, else dlib's (the extra)
-        self.embedder = embedder or scrubber.identity_embedder() or shared_embedder()
+        self.embedder = embedder or scrubber.identity or shared_embedder()
         self.photos: list[str] = []
         self.faces: list[AlbumFace] = []
         self.crops: list[np.ndarray] = []
@@ -137,18 +137,17 @@ class PeopleFinder:
 
     def add(self, name: str, photo: Photo) -> int:
         """Read one photo; returns the number of faces found in it."""
-        found, matrices, crops = self.scrubber.locate(photo)
+        located = self.scrubber.locate(photo)
         number = len(self.photos)
         self.photos.append(name)
-        if found:
-            size = int(self.scrubber.editor.image_size)
-            vectors = self.embedder.embed(identity_crops(photo.rgb, matrices, size),
-                                          str(self.scrubber.editor.alignment))
-            for index, (face, crop, vector) in enumerate(zip(found, crops, vectors)):
+        if located.faces:
+            vectors = self.embedder.embed(identity_crops(photo.rgb, located.matrices, self.scrubber.size),
+                                          self.scrubber.alignment)
+            for index, (face, crop, vector) in enumerate(zip(located.faces, located.crops, vectors)):
                 self.faces.append(AlbumFace(number, index, face))
                 self.crops.append(crop.astype(np.float16))
                 self.embeddings.append(np.asarray(vector, np.float32))
-        return len(found)
+        return len(located.faces)
 
     def skip(self, name: str) -> None:
         """A photo that could not be read keeps its place (and has no faces)."""
@@ -184,8 +183,8 @@ class AlbumScrub:
         import torch
 
         self.scrubber, self.album, self.mode = scrubber, album, mode
-        self.chosen = resolve_attributes(attributes, scrubber.editor.attributes)
-        self.strength = check_edit_request(mode, strength)
+        self.request = scrubber.check_request(EditRequest(attributes, mode, strength))
+        self.chosen, self.strength = list(self.request.attributes), self.request.strength
         if mode == "obfuscate":  # also when the plan was made elsewhere
             require_mixer(scrubber.editor)
         self.selected = set(album.ids()) if people is None else {album.person_id(p) for p in people}
@@ -213,20 +212,19 @@ class AlbumScrub:
                                  [people[i] for i in selected], self.plan, self.strength)
             return from_model(edited)
 
-        found = [self.album.faces[k].face for k in rows]
         # the identity check compares with the faces' embeddings made when the album was read
-        reuse = self.album.embedder is not None and self.album.embedder is self.scrubber.identity_embedder()
+        reuse = self.album.embedder is not None and self.album.embedder is self.scrubber.identity
         known = [self.album.embeddings[k] for k in rows] if reuse else None
-        edited, report = self.scrubber.scrub_found(photo, self.chosen, self.mode, self.strength, found, wanted, edit,
-                                                   known)
-        for k, face in zip(rows, report["faces"]):
-            pid = int(self.album.person[k])
-            face["person"] = pid
-            if pid in self.album.names:
-                face["person_name"] = self.album.names[pid]
-            self.judged[k] = face.get("attacker", {})
-        report["photo"] = self.album.photos[number]
-        return back(edited), report
+        found = FoundFaces([self.album.faces[k].face for k in rows], edit, known)
+        edited, report = self.scrubber.scrub_found(photo, self.request, wanted, found)
+        for k, face in zip(rows, report.faces):
+            face.person = int(self.album.person[k])
+            face.person_name = self.album.names.get(face.person)
+        report.photo = self.album.photos[number]
+        entry = report.to_dict()
+        for k, face in zip(rows, entry["faces"]):
+            self.judged[k] = face.get("attacker", {})  # rounded, as the photo's report says
+        return back(edited), entry
 
     def report(self) -> dict[str, Any]:
         """The album's people and the outcome per person (``album_report``), with the report

@@ -27,7 +27,7 @@ from infoscrub.photo_io import (
     write_bytes_atomic,
 )
 from infoscrub.scrubber import Scrubber
-from infoscrub.targeting import Target
+from infoscrub.edit_request import Target
 
 
 @dataclass(frozen=True)

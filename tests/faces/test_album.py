@@ -17,7 +17,7 @@ from conftest_faces import (
 from infoscrub.album import AlbumScrub, find_people, scrub_album
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces import identity as faces_identity
-from infoscrub.scrubber import as_photo
+from infoscrub.photo_io import as_photo
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba_aligned_sample"
 
@@ -166,6 +166,6 @@ def test_the_identity_check_reuses_the_embeddings_the_album_was_grouped_by(scrub
     edited, report = job.scrub(1, photos[1])
     assert scrubber.identity.crops == 4 + 2  # only the two edited faces of the output
     # the same distances as embedding the input faces again
-    matrices, _ = scrubber.align(as_photo(photos[1])[0], [album.faces[k].face for k in (1, 2)])
-    fresh = scrubber._identity(photos[1], edited, matrices, "celebahq", 128)
+    matrices = scrubber.align(as_photo(photos[1])[0], [album.faces[k].face for k in (1, 2)]).matrices
+    fresh = [check.to_dict() for check in scrubber._check_identity(photos[1], edited, matrices)]
     assert [f["identity"] for f in report["faces"]] == fresh and fresh[0]["distance"] > 0

@@ -118,7 +118,7 @@ class MixSummer:
             if not found:
                 continue
             _, photo = load_photo(Path(source), self.max_pixels)
-            _, crops = self.scrubber.align(photo, [face for face, _ in found])
+            crops = self.scrubber.align(photo, [face for face, _ in found]).crops
             with torch.inference_mode():
                 part, n = mixing_sums(self.scrubber.editor, to_model(crops, self.scrubber.device),
                                       [person for _, person in found], self.plan)

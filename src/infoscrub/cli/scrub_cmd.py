@@ -258,7 +258,7 @@ def target_from_args(args: argparse.Namespace):
             raise InfoscrubError("--target-after needs --target")
         return None
     from infoscrub.sharing import CHANNELS
-    from infoscrub.targeting import Target
+    from infoscrub.edit_request import Target
 
     if args.strength is not None:
         raise InfoscrubError("--target chooses the strength per face; drop --strength")

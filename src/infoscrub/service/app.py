@@ -43,8 +43,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import NotAPhoto, PhotoTooLarge, decode_photo, encode_photo
 from infoscrub.privacy_report import report_assets_dir
-from infoscrub.scrubber import MODES, Scrubber
-from infoscrub.targeting import Target
+from infoscrub.edit_request import MODES, Target
+from infoscrub.scrubber import Scrubber
 
 log = logging.getLogger("infoscrub.service")
 
@@ -441,7 +441,7 @@ def album_available(scrubber: Scrubber) -> bool:
     """Albums group faces by face recognition: the scrubber's embedder or the identity extra."""
     from infoscrub.faces import identity
 
-    return scrubber.identity not in (None, True, False) or identity.available()
+    return scrubber.identity is not None or identity.available()
 
 
 def read_album_fields(form: FormData, limits: ServiceLimits) -> dict[str, Any]:
