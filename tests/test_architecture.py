@@ -15,7 +15,7 @@ LAYERS = {
     "training": 4, "inference": 4, "faces": 4, "targeting": 4, "consistency": 4,
     "evaluation": 5, "baselines": 5, "toy": 5, "scrub_report": 5,
     "rounds": 6, "scrubber": 6, "privacy_report": 6,
-    "album": 7,
+    "consistent_album": 7,
     "photo_job": 8, "service": 8,
     "bulk": 9,
     "cli": 10,

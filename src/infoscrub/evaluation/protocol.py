@@ -515,7 +515,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
     """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``.
     ``identity_faces``: also check identity on that many faces per attribute (needs the
     identity extra). ``album``: faces of known people (``evaluation.people.PeopleFaces``)
-    for the multi-photo attacker (``evaluation.album``)."""
+    for the multi-photo attacker (``evaluation.album_attack``)."""
     import json
 
     from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
@@ -556,7 +556,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
                        "device": str(editor.device)},
     }
     if album is not None:
-        from infoscrub.evaluation.album import evaluate_album
+        from infoscrub.evaluation.album_attack import evaluate_album
 
         album_start = time.perf_counter()
         metrics["album"] = {**evaluate_album(editor, attacker, album, list(col.attributes), draws=album_draws,

@@ -258,7 +258,7 @@ def render_report(m: dict[str, Any]) -> str:
     for metric in METRICS.values():
         if metric.report is not None:
             lines += metric.report(m)
-    from infoscrub.evaluation.album import album_section
+    from infoscrub.evaluation.album_attack import album_section
 
     lines += album_section(m)
     lines += ["## FID", ""]
