@@ -102,7 +102,8 @@ def test_album_uploads():
     """Mutants among unmutated faces, under hostile and missing names, as albums of 1-3."""
     from conftest_faces import ColourEmbedder
 
-    from infoscrub.service.app import ServiceLimits, create_app
+    from infoscrub.service.app import create_app
+    from infoscrub.service.guards import ServiceLimits
 
     scrubber = make_scrubber()
     scrubber.identity = ColourEmbedder()  # albums group faces with the stand-in embedder

@@ -99,7 +99,7 @@ def _throughput(col: Collected, seconds: float, device) -> dict[str, Any]:
 
 
 def _album(editor, attacker, album, col: Collected, draws: int, seed: int, batch_size: int) -> dict[str, Any]:
-    from infoscrub.evaluation.album import evaluate_album
+    from infoscrub.evaluation.album_attack import evaluate_album
 
     return {**evaluate_album(editor, attacker, album, list(col.attributes), draws=draws, seed=seed,
                              batch_size=batch_size),
@@ -117,7 +117,7 @@ def run_evaluation(editor, attacker, image_set, out: str | Path, attributes: lis
     """The whole protocol: writes ``metrics.json``, ``report.md`` and figures into ``out``.
     ``identity_faces``: also check identity on that many faces per attribute (needs the
     identity extra). ``album``: faces of known people (``evaluation.people.PeopleFaces``)
-    for the multi-photo attacker (``evaluation.album``). ``adaptive``: (training faces,
+    for the multi-photo attacker (``evaluation.album_attack``). ``adaptive``: (training faces,
     ``AdaptiveConfig``) for the attacker who knows infoscrub (``evaluation.adaptive``)."""
     from infoscrub.evaluation.fid import build_fid_inception, resolve_fid_weights
     from infoscrub.evaluation.figures import write_figures

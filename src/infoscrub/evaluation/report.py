@@ -25,7 +25,7 @@ cannot be computed (empty group, no weights) is null::
     identity_faces, obfuscation_available, obfuscation_message, fid_weights
     throughput: {images_edited, seconds, images_per_second, device}
     seconds:    {adversary_real, edit_and_judge, identity?, fid?, album?, adaptive?, figures}
-    album?:     the multi-photo attacker (``evaluation.album``), with --album
+    album?:     the multi-photo attacker (``evaluation.album_attack``), with --album
     adaptive?:  the adaptive attacker (``evaluation.adaptive``), with --adaptive
     figures:    [paths relative to the output folder]
 
@@ -133,7 +133,7 @@ def _figures(figures: list[str]) -> list[str]:
 def render_report(m: dict[str, Any]) -> str:
     """report.md from a metrics.json record: its frame, then each registered metric's section."""
     from infoscrub.evaluation.adaptive import adaptive_section
-    from infoscrub.evaluation.album import album_section
+    from infoscrub.evaluation.album_attack import album_section
 
     s = EvaluationSummary.from_json(m)
     lines = _header(m) + _summary(s, m)
