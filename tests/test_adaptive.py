@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, evaluate_adaptive,
@@ -18,11 +19,11 @@ from infoscrub.training.config import RunConfig
 SIZE = 16
 
 
-def coloured_faces(count: int, seed: int, split: str) -> ImageSet:
+def coloured_faces(count: int, seed: int, split: str, size: int = SIZE) -> ImageSet:
     """'Male' faces are red, the others blue, under noise: an attribute any attacker reads."""
     rng = np.random.default_rng(seed)
     male = rng.random(count) < 0.5
-    images = rng.integers(40, 90, size=(count, 3, SIZE, SIZE))
+    images = rng.integers(40, 90, size=(count, 3, size, size))
     images[male, 0] += 120
     images[~male, 2] += 120
     labels = np.stack([male, rng.random(count) < 0.5], 1).astype(np.uint8)
@@ -92,15 +93,25 @@ def test_random_strengths_are_seeded_and_within_the_range():
     assert torch.equal(planes[:, 3, 0, 0], (strengths * 255).round().to(torch.uint8))
 
 
-def test_extra_flips_and_mixing_noise_use_the_editor():
-    editor = Editor.untrained(["Male", "Smiling", "Young"], image_size=SIZE, width=4)
-    faces = coloured_faces(8, 5, "test").images
-    plain, _ = scrub_split(editor, faces, ["Male"], ScrubPolicy("obfuscate"), seed=1)
-    noisy, _ = scrub_split(editor, faces, ["Male"], ScrubPolicy("obfuscate", alpha_noise=0.3), seed=1)
-    flipped, _ = scrub_split(editor, faces, ["Male"], ScrubPolicy("invert", extra_flip=1.0), seed=1)
-    inverted, _ = scrub_split(editor, faces, ["Male"], ScrubPolicy("invert"), seed=1)
-    assert not torch.equal(plain, noisy)
-    assert not torch.equal(flipped, inverted)  # every other attribute flipped as well
+def test_extra_flips_and_mixing_noise_reach_the_editor():
+    """extra_flip=1 edits every attribute not chosen as well; alpha_noise perturbs the mixer's
+    map within [0, 1] (an untrained editor's edit is the identity, so the calls are checked)."""
+    editor = Editor.untrained(["Male", "Smiling", "Young"], image_size=64, width=4)
+    calls = []
+    edit = editor.edit
+
+    def spy(faces, attributes, **kwargs):
+        calls.append(kwargs)
+        return edit(faces, attributes, **kwargs)
+
+    editor.edit = spy
+    faces = coloured_faces(8, 5, "test", size=64).images
+    scrub_split(editor, faces, ["Male"], ScrubPolicy("invert", extra_flip=1.0), seed=1)
+    assert calls[-1]["extra"].tolist() == [[False, True, True]] * 8
+    scrub_split(editor, faces, ["Male"], ScrubPolicy("obfuscate", alpha_noise=0.3), seed=1)
+    alpha, plain = calls[-1]["alpha"], editor.mixing(to_model_range(faces), ["Male"])
+    assert alpha.shape == plain.shape and float((alpha - plain).abs().mean()) > 0.05
+    assert float(alpha.min()) >= 0.0 and float(alpha.max()) <= 1.0
     with pytest.raises(InfoscrubError, match="InfoScrub editor"):
         scrub_split(ChannelSwapEditor(), faces, ["Male"], ScrubPolicy("invert", extra_flip=0.5))
 
