@@ -32,8 +32,9 @@ def main() -> None:
     from identity import purity_completeness
     from scrub_photo import full_size_scrubber
 
-    from infoscrub.album import AlbumScrub, find_people
+    from infoscrub.consistent_album import AlbumScrub, find_people
     from infoscrub.data.identities import read_identities
+    from infoscrub.edit_request import EditRequest
     from infoscrub.photo_io import decode_photo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,7 +63,7 @@ def main() -> None:
     album = find_people(scrubber, photos, names=[name for _, name in chosen])
     found = time.perf_counter() - start
     start = time.perf_counter()
-    job = AlbumScrub(scrubber, album, attributes, args.mode)
+    job = AlbumScrub(scrubber, album, EditRequest(attributes, args.mode))
     planned = time.perf_counter() - start
     start = time.perf_counter()
     for k, photo in enumerate(photos):

@@ -98,9 +98,10 @@ def main() -> None:
     available = sorted(PHOTOS.glob("*.jpg")) if PHOTOS.is_dir() else []
     if len(available) < 2 * args.photos:
         sys.exit(f"needs {2 * args.photos} photos in {PHOTOS}")
+    from infoscrub.edit_request import EditRequest
     from infoscrub.photo_job import ScrubOptions
 
-    options = ScrubOptions(attributes=["Male"])
+    options = ScrubOptions(EditRequest(["Male"]))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         sizes = (args.photos, 2 * args.photos)

@@ -3,7 +3,7 @@
 The bare passes, on the same balanced subsets, batch size and device: per target attribute
 ``editor.edit`` label-free, labelled and (with a mixer) obfuscate, ``attacker.predict`` on
 each of those outputs, plus ``attacker.predict`` once on the real images. The evaluation
-(``infoscrub.evaluation.protocol.collect`` + summaries) should cost at most 25% more; it can
+(``infoscrub.evaluation.collect.collect`` + ``summary.summarise``) should cost at most 25% more; it can
 cost less, because it shares the encoder pass between the three edits and decodes the
 labelled edit only where the model's own reading of the attribute differs from the label.
 
@@ -38,7 +38,8 @@ def sync(device: torch.device) -> None:
 
 def make_models(args, device):
     from infoscrub.attributes import CELEBA_ATTRIBUTES, DEFAULT_ATTRIBUTES
-    from infoscrub.inference import Attacker, Editor, load_editor
+    from infoscrub.editors import load_editor
+    from infoscrub.inference import Attacker, Editor
     from infoscrub.models.adversary import AdversaryConfig, build_adversary
 
     if args.checkpoint:
@@ -121,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
-    from infoscrub.evaluation.protocol import collect, run_evaluation, summarise
+    from infoscrub.evaluation.collect import CollectOptions, collect
+    from infoscrub.evaluation.protocol import run_evaluation
+    from infoscrub.evaluation.summaries.adversary import CODE_ACCURACY
+    from infoscrub.evaluation.summary import summarise
     from infoscrub.training.loop import resolve_device
 
     device = resolve_device(args.device)
@@ -138,21 +142,22 @@ def main(argv: list[str] | None = None) -> int:
           f"obfuscation {'yes' if editor.can_obfuscate else 'no'}")
 
     # warm-up (cuDNN / oneDNN kernel selection) on a small run
-    collect(editor, attacker, image_set, attributes[:1], 2, 0, args.batch_size, False)
+    collect(editor, attacker, image_set, CollectOptions(attributes[:1], 2, 0, args.batch_size, progress=False))
     bare_passes(editor, attacker, image_set, attributes[:1], 2, 0, args.batch_size)
 
     ev_times, bare_times, n_images, disagree = [], [], 0, None
     for _ in range(args.repeats):
         sync(device)
         start = time.perf_counter()
-        col = collect(editor, attacker, image_set, attributes, args.per_attribute, 0, args.batch_size, False)
+        options = CollectOptions(attributes, args.per_attribute, 0, args.batch_size, progress=False)
+        col = collect(editor, attacker, image_set, options)
         summary = summarise(col)
         sync(device)
         ev_times.append(time.perf_counter() - start)
         bare_times.append(bare_passes(editor, attacker, image_set, attributes, args.per_attribute, 0,
                                       args.batch_size))
         n_images = sum(len(r.indices) for r in col.runs.values())
-        agree = [summary["per_attribute"][a]["code_accuracy"] for a in attributes]
+        agree = list(summary.per(CODE_ACCURACY).values())
         if all(v is not None for v in agree):
             disagree = 1 - float(np.mean(agree))
     t_ev, t_bare = min(ev_times), min(bare_times)

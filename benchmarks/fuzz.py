@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--targets", default=",".join(SHARES), help="comma-separated: " + ", ".join(SHARES))
     parser.add_argument("--show", type=int, default=20, help="failures to print")
     args = parser.parse_args()
-    from infoscrub.inference import load_editor
+    from infoscrub.editors import load_editor
 
     photos = seed_files()
     chosen = [t for t in args.targets.split(",") if t]

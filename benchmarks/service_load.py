@@ -45,10 +45,13 @@ def serve(port: int, threads: int | None) -> None:
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
     else:  # as `infoscrub serve` does
-        from infoscrub.service import app as service_app
+        try:
+            from infoscrub.service import guards as service_guards
+        except ImportError:  # older trees kept the guards in service.app
+            from infoscrub.service import app as service_guards
 
-        if hasattr(service_app, "configure_threads"):  # older trees had no such setting
-            service_app.configure_threads(service_app.ServiceLimits().workers)
+        if hasattr(service_guards, "configure_threads"):  # older trees had no such setting
+            service_guards.configure_threads(service_guards.ServiceLimits().workers)
     scrubber, source = full_size_scrubber()
     print(f"server: models: {source}; torch threads {torch.get_num_threads()}", flush=True)
     uvicorn.run(create_app(scrubber), host="127.0.0.1", port=port, log_level="warning")

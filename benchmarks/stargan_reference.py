@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from infoscrub.attributes import resolve_attributes
-from infoscrub.baselines.stargan import StarGANConfig, StarGANModelConfig, StarGANTask
+from infoscrub.baselines.stargan import StarGANModelConfig
+from infoscrub.baselines.stargan_training import StarGANConfig, StarGANTask
 from infoscrub.training.config import RunConfig
 from infoscrub.training.distributed import DistInfo
 from infoscrub.training.loop import TrainContext

@@ -57,6 +57,20 @@ class FakeEditor:
         return torch.clamp(faces + shift, -1.0, 1.0)
 
 
+class BrightnessAttacker:
+    """p(present) of every attribute falls with the face's mean brightness: a known,
+    monotone response to the stand-in editor's strength."""
+
+    def __init__(self, image_size: int = 128):
+        self.attributes, self.image_size = list(ATTRIBUTES), image_size
+
+    def predict(self, faces):
+        import torch
+
+        mean = faces.mean(dim=(1, 2, 3))
+        return torch.sigmoid(-30.0 * (mean[:, None] - 0.17)).expand(-1, len(self.attributes))
+
+
 class ColourEmbedder:
     """Stand-in for dlib's identity embedder: five times the mean colour of the crop, so a
     tinted face is another person (distance > 0.6) and a mirrored one the same."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.album import (
+from infoscrub.evaluation.album_attack import (
     album_section,
     averaging_attacker,
     evaluate_album,

@@ -11,19 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from infoscrub.baselines.icgan import IcGANConfig, IcGANEditor, IcGANModelConfig, gan_steps, train_icgan
+from infoscrub.baselines.icgan import IcGANEditor, IcGANModelConfig
 from infoscrub.baselines.icgan import build_networks as build_icgan
-from infoscrub.baselines.stargan import (
-    StarGANConfig,
-    StarGANEditor,
-    StarGANModelConfig,
-    gradient_penalty,
-    train_stargan,
-)
+from infoscrub.baselines.icgan_training import IcGANConfig, gan_steps, train_icgan
+from infoscrub.baselines.stargan import StarGANEditor, StarGANModelConfig
 from infoscrub.baselines.stargan import build_networks as build_stargan
+from infoscrub.baselines.stargan_training import StarGANConfig, gradient_penalty, train_stargan
 from infoscrub.config import apply_overrides
 from infoscrub.errors import InfoscrubError
-from infoscrub.inference import load_editor
+from infoscrub.editors import load_editor
 from infoscrub.models import count_parameters
 from infoscrub.storage.checkpoints import load_checkpoint
 from interrupt import train_until

@@ -13,6 +13,7 @@ ray = pytest.importorskip("ray", reason="the bulk extra (ray[data]) is not insta
 
 from infoscrub.bulk import STATE, BulkSettings, list_sources, run_bulk
 from infoscrub.cli import main
+from infoscrub.edit_request import EditRequest
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions
 
@@ -70,7 +71,7 @@ def make_source(root: Path) -> Path:
 
 def settings(weights, **extra) -> BulkSettings:
     editor, attacker = weights
-    extra.setdefault("options", ScrubOptions(attributes=["Male"]))
+    extra.setdefault("options", ScrubOptions(EditRequest(["Male"])))
     return BulkSettings(checkpoint=str(editor), attacker=str(attacker), actors=2, batch_size=4, **extra)
 
 
@@ -211,7 +212,7 @@ def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_pat
     (src / "broken.jpg").write_bytes(b"not a jpeg")
     weights = visible_editor_weights(tmp_path / "weights", weights[1])
     summary = run_bulk(src, tmp_path / "dst", settings(weights, album=True,
-                                                      options=ScrubOptions(attributes=["Male"], mode="obfuscate")),
+                                                      options=ScrubOptions(EditRequest(["Male"], mode="obfuscate"))),
                        progress=False)
     assert summary["counts"] == {"error": 1, "scrubbed": 9}
     assert summary["album"]["people"] == 3 and summary["album"]["faces"] == 9
@@ -229,7 +230,7 @@ def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_pat
     editor, attacker = weights
     local = Scrubber.load(str(editor), attacker=str(attacker))
     names = sorted(p.name for p in src.iterdir() if p.name != "broken.jpg")
-    options = ScrubOptions(attributes=["Male"], mode="obfuscate")
+    options = ScrubOptions(EditRequest(["Male"], mode="obfuscate"))
     results, album = scrub_album_files(local, [(src / n, tmp_path / "local" / n) for n in names], options)
     assert sorted(p["faces"] for p in album["people"]) == [3, 3, 3]
     for name in names:
@@ -240,6 +241,6 @@ def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_pat
         assert np.abs(ours - theirs).mean() < 0.5, name
 
     again = run_bulk(src, tmp_path / "dst", settings(weights, album=True,
-                                                    options=ScrubOptions(attributes=["Male"], mode="obfuscate")),
+                                                    options=ScrubOptions(EditRequest(["Male"], mode="obfuscate"))),
                      progress=False)
     assert again["counts"] == {"done_before": 9, "error": 1}

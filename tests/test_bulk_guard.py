@@ -211,7 +211,8 @@ def actor(tmp_path, monkeypatch):
     """A ScrubActor whose scrubbing is a stub: a photo whose bytes start with 'face' is written,
     one starting with 'slow' hangs, anything else has no face."""
     import infoscrub.bulk.actor as actor_module
-    import infoscrub.bulk.album as album_module
+    import infoscrub.bulk.album_plan as album_module
+    from infoscrub.edit_request import EditRequest
     from infoscrub.photo_job import PhotoResult, ScrubOptions
 
     def scrub_file(scrubber, source, destination, options, data):
@@ -227,7 +228,7 @@ def actor(tmp_path, monkeypatch):
     monkeypatch.setattr(actor_module, "scrub_file", scrub_file)
 
     def make(key: str = "k1", run: str = "run2", reported: frozenset = frozenset(), seconds: float | None = None):
-        return actor_module.ScrubActor(ScrubOptions(attributes=["Male"]), {}, 1, str(tmp_path / "dst"), key, run,
+        return actor_module.ScrubActor(ScrubOptions(EditRequest(["Male"])), {}, 1, str(tmp_path / "dst"), key, run,
                                        None, reported, seconds)
     return make
 

@@ -115,21 +115,21 @@ def test_progress_says_photos_per_second_and_eta():
 
 def test_album_settings_that_clash_are_refused():
     from infoscrub.bulk import BulkSettings
+    from infoscrub.edit_request import EditRequest, Target
     from infoscrub.photo_job import ScrubOptions
-    from infoscrub.targeting import Target
 
     with pytest.raises(InfoscrubError, match="--target and --aligned do not apply"):
-        BulkSettings(ScrubOptions(["Male"], target=Target()), album=True).check()
+        BulkSettings(ScrubOptions(EditRequest(["Male"], target=Target())), album=True).check()
     with pytest.raises(InfoscrubError, match="between 0 and 2"):
-        BulkSettings(ScrubOptions(["Male"]), album=True, album_threshold=0.0).check()
-    BulkSettings(ScrubOptions(["Male"]), album=True).check()
+        BulkSettings(ScrubOptions(EditRequest(["Male"])), album=True, album_threshold=0.0).check()
+    BulkSettings(ScrubOptions(EditRequest(["Male"])), album=True).check()
 
 
 def test_mixing_sums_add_up_exactly_in_any_order():
     import numpy as np
     import torch
 
-    from infoscrub.bulk.album import ALPHA_SCALE, AlbumPlan, add_mixing
+    from infoscrub.bulk.album_plan import ALPHA_SCALE, AlbumPlan, add_mixing
     from infoscrub.consistency import PersonEdits
 
     rng = np.random.default_rng(0)
@@ -153,7 +153,7 @@ def test_the_album_plan_does_not_depend_on_the_order_batches_come_back():
 
     import numpy as np
 
-    from infoscrub.bulk.album import face_schema, plan_from_faces
+    from infoscrub.bulk.album_plan import face_schema, plan_from_faces
     from infoscrub.inference import Editor
 
     editor = Editor.untrained(["Male", "Young"], image_size=32, width=8)
@@ -175,11 +175,12 @@ def test_the_album_plan_does_not_depend_on_the_order_batches_come_back():
 def test_an_album_to_obfuscate_needs_a_mixer_before_any_pass():
     from infoscrub.bulk import BulkSettings
     from infoscrub.bulk.job import plan_album
+    from infoscrub.edit_request import EditRequest
     from infoscrub.inference import Editor
     from infoscrub.photo_job import ScrubOptions
 
     editor = Editor.untrained(["Male"], image_size=32, width=8)
     editor.mixer = None
-    settings = BulkSettings(ScrubOptions(["Male"], mode="obfuscate"), album=True)
+    settings = BulkSettings(ScrubOptions(EditRequest(["Male"], mode="obfuscate")), album=True)
     with pytest.raises(InfoscrubError, match="cannot obfuscate"):
         plan_album(None, [], settings, {}, 1, editor, progress=False)  # no Ray needed to refuse

@@ -354,6 +354,55 @@ def test_evaluate_end_to_end_stage2(tmp_path, monkeypatch, celeba_folder):
         assert fig in m["figures"]
 
 
+def test_evaluate_adaptive_end_to_end(tmp_path, monkeypatch, celeba_folder, capsys):
+    """--adaptive: the attackers who know infoscrub, per policy and label budget, in
+    metrics.json, report.md and the command's summary."""
+    monkeypatch.delenv(ENV_WEIGHTS, raising=False)
+    usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
+    _save_models(tmp_path, usable[:3])
+    main = _cli_main(monkeypatch)
+    out = tmp_path / "eval_adaptive"
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
+               "--data", str(celeba_folder), "--out", str(out), "--per-attribute", "1", "--attributes", usable[0],
+               "--device", "cpu", "--quiet", "--adaptive", "--adaptive-steps", "2", "--adaptive-budgets", "5,all",
+               "--adaptive-policy", "invert", "--adaptive-policy", "obfuscate:strength_low=0.5",
+               "--adaptive-sees-strength"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    adaptive = m["adaptive"]
+    assert adaptive["attributes"] == [usable[0]] and adaptive["attacker"]["steps"] == 2
+    assert [e["name"] for e in adaptive["policies"]] == ["invert", "obfuscate, strength U[0.5, 1]"]
+    for entry in adaptive["policies"]:
+        assert list(entry["adaptive"]) == ["5", "all"]
+        assert entry["adaptive"]["5"]["labelled_faces"] == 5
+        assert entry["adaptive"]["all"]["labelled_faces"] == adaptive["train_faces"] > 5
+        for table in (entry["fixed"], entry["adaptive"]["all"]["scrubbed"], entry["sees_strength"]["scrubbed"]):
+            assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
+    assert m["seconds"]["adaptive"] > 0
+    assert not [p for p in out.iterdir() if p.name.startswith("adaptive-")]  # its work folder is gone
+    report = (out / "report.md").read_text()
+    assert "## The adaptive attacker (`--adaptive`)" in report and "### obfuscate, strength U[0.5, 1]" in report
+    assert "adaptive, given the strength" in report
+    assert "adaptive attacker, invert: accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--adaptive-policy", "blur"], "unknown mode"),
+    (["--adaptive-policy", "invert:speed=2"], "MODE[:key=value"),
+    (["--adaptive-budgets", "ten"], "numbers of labelled faces"),
+    (["--adaptive-steps", "0"], "at least 1"),
+])
+def test_evaluate_adaptive_refuses_bad_settings(tmp_path, monkeypatch, celeba_folder, capsys, args, words):
+    usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
+    _save_models(tmp_path, usable[:3])
+    main = _cli_main(monkeypatch)
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
+               "--data", str(celeba_folder), "--out", str(tmp_path / "e"), "--device", "cpu", "--quiet",
+               "--adaptive", *args])
+    assert rc == 2 and words in capsys.readouterr().err
+    assert not (tmp_path / "e" / "metrics.json").exists()
+
+
 def test_evaluate_stage1_says_it_cannot_obfuscate(tmp_path, monkeypatch, celeba_folder, capsys):
     monkeypatch.delenv(ENV_WEIGHTS, raising=False)
     usable = [a for a in DEFAULT_ATTRIBUTES if a in _both_classes_in_test(celeba_folder)]
@@ -384,7 +433,7 @@ def test_a_new_metric_is_one_function_and_one_line(tmp_path, monkeypatch):
         return float(run.p["real"][:, t].mean())
 
     monkeypatch.setitem(METRICS, "mean_p_before", Metric("mean_p_before", mean_p_before,
-                                                         report=lambda m: ["## Mean p before", ""]))
+                                                         report=lambda summary, record: ["## Mean p before", ""]))
     editor, attacker = _models()
     metrics = run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
                              progress=False)
@@ -428,13 +477,15 @@ class _MeanColourEmbedder:
 
 
 def test_identity_check_measures_each_path_and_another_person(tmp_path):
-    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+    from infoscrub.evaluation.collect import CollectOptions, collect
+    from infoscrub.evaluation.identity_check import IdentityCheck
+    from infoscrub.evaluation.summary import summarise
 
     editor, attacker = _models()
     data = _image_set(24)
     check = IdentityCheck(_MeanColourEmbedder(), data, faces=3, threshold=0.05)
-    col = collect(editor, attacker, data, ["Male", "Smiling"], per_attribute=4, batch_size=5, progress=False,
-                  identity=check)
+    col = collect(editor, attacker, data, CollectOptions(["Male", "Smiling"], per_attribute=4, batch_size=5,
+                                                         progress=False), identity=check)
     run = col.runs["Male"]
     assert set(run.identity) == {"different_person", "label_free", "obfuscated"}
     assert all(len(d) == 3 for d in run.identity.values())
@@ -443,14 +494,14 @@ def test_identity_check_measures_each_path_and_another_person(tmp_path):
     following = data.images[(int(run.indices[0]) + 1) % len(data)].permute(1, 2, 0).numpy()
     expected = np.linalg.norm(check.embedder.embed([first], "") - check.embedder.embed([following], ""))
     assert run.identity["different_person"][0] == pytest.approx(expected, rel=1e-5)
-    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    summary = summarise(col).per_attribute["Male"]["identity"]
     assert summary["n"] == 3 and summary["threshold"] == 0.05
     d = run.identity["label_free"]
     assert summary["label_free"] == {"verified": pytest.approx(float((d < 0.05).mean())),
                                      "distance": pytest.approx(float(d.mean()))}
     assert col.seconds["identity"] >= 0
-    plain = collect(editor, attacker, data, ["Male"], per_attribute=4, progress=False)
-    assert plain.runs["Male"].identity is None and summarise(plain)["per_attribute"]["Male"]["identity"] is None
+    plain = collect(editor, attacker, data, CollectOptions(["Male"], per_attribute=4, progress=False))
+    assert plain.runs["Male"].identity is None and summarise(plain).per_attribute["Male"]["identity"] is None
 
 
 def test_identity_section_in_the_report(tmp_path, monkeypatch):
@@ -468,13 +519,72 @@ def test_identity_section_in_the_report(tmp_path, monkeypatch):
     assert "## Identity" not in (tmp_path / "plain" / "report.md").read_text()
 
 
+# metrics.json's structure, pinned: every leaf of an entry under its slash-joined path (the
+# flat metric names of ``EvaluationSummary``), with every metric measured (channels, identity).
+RATES = ("tpr", "tnr", "acc", "n_pos", "n_neg")
+GROUP = ("n", *(f"{q}/{row}" for q in ("entropy", "p") for row in ("real", "ours", "gain")))
+ENTRY = ["n", "n_pos", "n_neg",
+         *(f"inversion/{path}/{subset}/{r}" for path in ("real", "label_free", "labelled")
+           for subset in ("all", "correct") for r in RATES),
+         "inversion/n_correct",
+         *(f"obfuscation/{group}/{k}" for group in ("positive", "negative", "all") for k in GROUP),
+         "utility/attributes", "utility/real", "utility/label_free", "utility/labelled", "utility/obfuscated",
+         "identity/n", "identity/threshold",
+         *(f"identity/{face}/{k}" for face in ("different_person", "label_free", "obfuscated")
+           for k in ("verified", "distance")),
+         *(f"fidelity/{path}/{k}" for path in ("label_free", "labelled", "obfuscated") for k in ("l1", "psnr")),
+         "adversary/accuracy", "adversary/ece",
+         "reshare/jpeg75/real_accuracy",
+         *(f"reshare/jpeg75/inversion/{subset}/{r}" for subset in ("all", "correct") for r in RATES),
+         "reshare/jpeg75/entropy/real", "reshare/jpeg75/entropy/ours",
+         "code_accuracy"]
+TOP = ["format", "version", "model", "adversary", "data", "attributes", "paths", "per_attribute", "mean",
+       "privacy", "privacy_all", "privacy_shared", "utility", "fid", "fid_info", "seconds", "identity_faces",
+       "obfuscation_available", "obfuscation_message", "fid_weights", "throughput", "figures"]
+
+
+def _leaf_names(tree, prefix: str = "") -> list[str]:
+    if not isinstance(tree, dict):
+        return [prefix]
+    return [name for key, value in tree.items() for name in _leaf_names(value, f"{prefix}/{key}" if prefix else key)]
+
+
+def test_metrics_json_keeps_its_key_structure(tmp_path, monkeypatch):
+    from infoscrub.evaluation.protocol import run_evaluation
+
+    monkeypatch.setattr("infoscrub.faces.identity.IdentityEmbedder", _MeanColourEmbedder)
+    editor, attacker = _models()
+    run_evaluation(editor, attacker, _image_set(24), tmp_path / "eval", ["Male"], per_attribute=4,
+                   progress=False, channels=("jpeg75",), identity_faces=2)
+    m = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert list(m) == TOP
+    assert _leaf_names(m["per_attribute"]["Male"]) == ENTRY
+    # the means drop counts and name lists
+    dropped = [n for n in ENTRY if n.rsplit("/", 1)[-1] in ("n", "attributes") or n.rsplit("/", 1)[-1].startswith("n_")]
+    assert _leaf_names(m["mean"]) == [n for n in ENTRY if n not in dropped]
+    assert list(m["fid_info"]) == ["value", "obfuscated", "message", "n_real", "n_edited"]
+    assert list(m["seconds"]) == ["adversary_real", "edit_and_judge", "identity", "figures"]
+    assert list(m["privacy_shared"]) == ["jpeg75"]
+    # the typed summary reads metrics.json back, by the same names
+    from infoscrub.evaluation.summary import EvaluationSummary
+
+    summary = EvaluationSummary.from_json(m)
+    assert summary.as_json() == {key: m[key] for key in summary.as_json()}
+    assert summary.value("inversion/label_free/correct/acc") == m["privacy"] is not None
+    psnr = m["per_attribute"]["Male"]["fidelity"]["obfuscated"]["psnr"]
+    assert summary.per("fidelity/obfuscated/psnr") == {"Male": psnr}
+    assert summary.value("inversion/real/all/n_pos", "Male") == 4 and summary.value("inversion/real/all/n_pos") is None
+
+
 HQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celebahq128"
 
 
 @pytest.mark.skipif(not HQ.is_dir(), reason="needs ../shared/data/celebahq128")
 def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_does_not():
     from infoscrub.data import load_image_set
-    from infoscrub.evaluation.protocol import IdentityCheck, collect, summarise
+    from infoscrub.evaluation.collect import CollectOptions, collect
+    from infoscrub.evaluation.identity_check import IdentityCheck
+    from infoscrub.evaluation.summary import summarise
     from infoscrub.faces import identity
 
     if not identity.available():
@@ -482,9 +592,9 @@ def test_identity_on_real_faces_an_unchanged_face_verifies_and_another_person_do
     data = load_image_set(HQ, "test", 128, limit=64)
     editor = Editor.untrained(ATTRS, image_size=128, width=8)  # a zero residual: edits are the input
     attacker = Attacker.untrained(list(CELEBA_ATTRIBUTES), image_size=128)
-    col = collect(editor, attacker, data, ["Male"], per_attribute=6, progress=False,
+    col = collect(editor, attacker, data, CollectOptions(["Male"], per_attribute=6, progress=False),
                   identity=IdentityCheck(identity.IdentityEmbedder(), data, faces=6))
-    summary = summarise(col)["per_attribute"]["Male"]["identity"]
+    summary = summarise(col).per_attribute["Male"]["identity"]
     assert summary["label_free"]["verified"] == 1.0 and summary["label_free"]["distance"] < 0.2
     assert summary["different_person"]["verified"] <= 1 / 6 and summary["different_person"]["distance"] > 0.6
 

@@ -80,7 +80,7 @@ def weights_seeds(tmp_path_factory):
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_weights_loading(weights_seeds, suffix):
-    from infoscrub.inference import load_editor
+    from infoscrub.editors import load_editor
 
     target = WeightsTarget(lambda path: load_editor(path), suffix)
     assert target(weights_seeds[suffix]) is None  # the seed itself loads and edits
@@ -102,7 +102,8 @@ def test_album_uploads():
     """Mutants among unmutated faces, under hostile and missing names, as albums of 1-3."""
     from conftest_faces import ColourEmbedder
 
-    from infoscrub.service.app import ServiceLimits, create_app
+    from infoscrub.service.app import create_app
+    from infoscrub.service.guards import ServiceLimits
 
     scrubber = make_scrubber()
     scrubber.identity = ColourEmbedder()  # albums group faces with the stand-in embedder

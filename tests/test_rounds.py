@@ -272,3 +272,32 @@ def test_print_config_shows_the_round_settings(capsys, tmp_path):
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["seconds"] == 60 and cfg["stage1"]["generator"]["skips"] >= 0
     assert cfg == json.loads(json.dumps(config_to_dict(build_round_config(["seconds=60"], None))))
+
+
+def test_round_metrics_reads_the_typed_summary_by_name():
+    from types import SimpleNamespace
+
+    from infoscrub.evaluation.summary import EvaluationSummary, mean_tree
+    from infoscrub.rounds.measure import round_metrics
+    from infoscrub.rounds.round import RoundConfig
+
+    def entry(acc: float, after: float | None) -> dict:
+        obfuscation = None if after is None else {"all": {"n": 4, "entropy": {"real": 0.2, "ours": after,
+                                                                               "gain": after - 0.2}}}
+        return {"n": 4, "inversion": {"label_free": {"correct": {"acc": acc}, "all": {"acc": acc + 0.1}}},
+                "obfuscation": obfuscation, "utility": {"attributes": ["Young"], "real": 0.9, "label_free": 0.8},
+                "fidelity": {"label_free": {"l1": 0.05}}, "adversary": {"accuracy": acc + 0.5}}
+
+    per = {"Male": entry(0.1, 0.8), "Smiling": entry(0.3, None)}
+    summary = EvaluationSummary(["Male", "Smiling"], ["label_free", "obfuscated"], per, mean_tree(list(per.values())))
+    rnd = SimpleNamespace(info={"rounds": 2, "images_seen": 40, "stage2_images_seen": 8, "steps": 5},
+                          images={"stage1": 20}, timings={"stage1": 2.0}, cfg=RoundConfig())
+    m = round_metrics(rnd, summary, "cpu")
+    assert m["inversion_accuracy"] == {"Male": 0.1, "Smiling": 0.3}
+    assert m["inversion_accuracy_mean"] == pytest.approx(0.2) and m["inversion_accuracy_all_mean"] == pytest.approx(0.3)
+    assert m["entropy_bits"]["before"] == 0.2 and m["entropy_bits"]["after"] == 0.8
+    assert m["entropy_bits"]["per_attribute"] == {"Male": {"real": 0.2, "ours": 0.8, "gain": pytest.approx(0.6)},
+                                                  "Smiling": None}
+    assert m["utility"] == 0.8 and m["utility_unedited"] == 0.9 and m["l1"] == 0.05 and m["l1_obfuscated"] is None
+    assert m["heldout_accuracy_real"] == {"Male": 0.6, "Smiling": 0.8}
+    assert m["images_per_s"] == {"stage1": 10.0, "stage2": None}

@@ -7,9 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
+from infoscrub.edit_request import Target
 from infoscrub.errors import InfoscrubError
 from infoscrub.sharing import CHANNELS, resolve_channels, share_region, straight_through
-from infoscrub.targeting import GRID, SAFETY, Target, choose_strength
+from infoscrub.targeting import GRID, SAFETY, choose_strength
 
 RNG = np.random.default_rng(0)
 

@@ -18,7 +18,8 @@ from safetensors.torch import save_file
 
 from infoscrub import cli
 from infoscrub.errors import InfoscrubError
-from infoscrub.inference import Attacker, Editor, load_editor
+from infoscrub.editors import load_editor
+from infoscrub.inference import Attacker, Editor
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
 from infoscrub.storage.checkpoints import (

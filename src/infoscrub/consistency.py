@@ -13,7 +13,7 @@ of the map is the same place of the face in every photo).
 Works with any ``FaceEditor`` for inversion (the baselines take per-face values through
 ``labels``); obfuscation needs an editor with a mixer (``mixing`` and ``edit(alpha=...)``).
 The groups (who is who) come from the caller: a face-recognition clustering for photos
-(``infoscrub.album``), the identity file in the evaluation.
+(``infoscrub.consistent_album``), the identity file in the evaluation.
 """
 
 from __future__ import annotations

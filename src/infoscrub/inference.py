@@ -26,11 +26,10 @@ from infoscrub.config import config_from_dict
 from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: public API)
 from infoscrub.editing import require_mixer
 from infoscrub.errors import InfoscrubError
-from infoscrub.kinds import KINDS, resolve
 from infoscrub.models import GeneratorConfig, MixerConfig, ObfuscationMixer, UNetEditor, mix
 from infoscrub.models.adversary import AdversaryConfig, build_adversary
-from infoscrub.storage.checkpoints import is_int, load_checkpoint, load_module_state, shown
-from infoscrub.storage.weights import NETWORKS, check_networks, read_networks, save_weights
+from infoscrub.storage.checkpoints import is_int, load_module_state, shown
+from infoscrub.storage.weights import NETWORKS, checkpoint_networks, read_networks, save_weights
 
 # Bound on every integer of a network config: a crafted depth or block count must not make
 # even the shape check (on the meta device) build millions of layers.
@@ -122,7 +121,17 @@ class Editor:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "Editor":
         path = Path(path or bundled_weights("editor"))
-        info, nets = read_networks(path, ("stage1", "stage2"))
+        return cls.from_networks(path, *read_networks(path, ("stage1", "stage2")), device)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, state: dict[str, Any], device: str | torch.device = "cpu") -> "Editor":
+        """The editor of a stage1/stage2 checkpoint already read by ``load_checkpoint``."""
+        return cls.from_networks(path, *checkpoint_networks(path, state), device)
+
+    @classmethod
+    def from_networks(cls, path: Path, info: dict[str, Any], nets: dict[str, dict[str, torch.Tensor]],
+                      device: str | torch.device = "cpu") -> "Editor":
+        """Build from validated networks and info (``read_networks``); ``path`` names errors."""
         n = len(info["attributes"])
         gen_cfg = network_config(path, info["config"], "generator", GeneratorConfig)
         check_size_fits_depth(path, info["image_size"], gen_cfg.depth)
@@ -160,7 +169,7 @@ class Editor:
     @torch.no_grad()
     def edit(self, faces: torch.Tensor, attributes: list[str], mode: str = "invert",
              strength: float = 1.0, labels: torch.Tensor | None = None,
-             alpha: torch.Tensor | None = None) -> torch.Tensor:
+             alpha: torch.Tensor | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Invert or obfuscate ``attributes`` of faces in [-1, 1] (B, 3, S, S).
 
         Without ``labels`` the current values come from the code itself (the label-free path
@@ -169,12 +178,14 @@ class Editor:
         an album): a'_i = 1 - c_i. ``alpha`` (B, 1, S, S): the obfuscation's mixing map to
         use instead of the mixer's (an album gives all of a person's faces the same one).
         ``strength`` in [0, 1] is the fraction of the change applied (1 = the model's output).
+        ``extra`` (B, n) bool: attributes edited on top of ``attributes``, face by face (a
+        randomised defence flips a random subset of the others, ``evaluation.adaptive``).
         """
         strength = check_edit_request(mode, strength)
         if mode == "obfuscate":
             require_mixer(self)
         x = faces.to(self.device, torch.float32)
-        code, code_edit, out = self._invert(x, attributes, labels)
+        code, code_edit, out = self._invert(x, attributes, labels, extra)
         if mode == "obfuscate":
             if alpha is None:
                 alpha = self.mixer(x, out, code, code_edit)
@@ -185,17 +196,22 @@ class Editor:
         return out
 
     @torch.no_grad()
-    def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None) -> torch.Tensor:
+    def mixing(self, faces: torch.Tensor, attributes: list[str], labels: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None) -> torch.Tensor:
         """The mixer's alpha (B, 1, S, S) for obfuscating ``attributes`` (see ``edit``)."""
         require_mixer(self)
         x = faces.to(self.device, torch.float32)
-        code, code_edit, out = self._invert(x, attributes, labels)
+        code, code_edit, out = self._invert(x, attributes, labels, extra)
         return self.mixer(x, out, code, code_edit)
 
-    def _invert(self, x: torch.Tensor, attributes: list[str], labels: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _invert(self, x: torch.Tensor, attributes: list[str], labels: torch.Tensor | None,
+                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(code, edited code, inverted faces) of faces already on the device."""
         mask = attribute_mask(self.attributes, attributes, x.shape[0], self.device)
+        if extra is not None:
+            if tuple(extra.shape) != tuple(mask.shape):
+                raise InfoscrubError(f"extra must have shape {tuple(mask.shape)}, got {tuple(extra.shape)}")
+            mask = mask | extra.to(self.device, torch.bool)
         feats, code = self.generator.encode(x)
         current = (code > 0.5).float() if labels is None else labels.to(self.device, torch.float32)
         code_edit = torch.where(mask, 1.0 - current, code)
@@ -265,25 +281,3 @@ class Attacker:
     @torch.no_grad()
     def predict(self, faces: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.model(faces.to(self.device, torch.float32)).float())
-
-
-def load_editor(path: str | Path | None = None, device: str | torch.device = "cpu"):
-    """Any editing model (a ``FaceEditor``): InfoScrub stage1/stage2 weights or a baseline
-    checkpoint, through the editor class its kind names (``infoscrub.kinds``)."""
-    if path is not None and Path(path).suffix == ".pt":
-        state = load_checkpoint(path)
-        kind = KINDS[state["kind"]]
-        if kind.editor is None:
-            raise InfoscrubError(f"{path} is a {kind.name} checkpoint, not an editing model")
-        editor_class = resolve(kind.editor)
-        if editor_class is not Editor:
-            # The baselines' own loaders read these without checking.
-            check_networks(Path(path), kind.name, state["models"])
-            if not isinstance(state["config"].get("model"), dict):
-                raise InfoscrubError(f"{path}: config has no model section")
-            try:
-                return editor_class.load(path, device)
-            except (ValueError, TypeError, RuntimeError) as exc:  # a config that builds nothing
-                detail = " ".join(str(exc).split())[:200]
-                raise InfoscrubError(f"{path}: its config does not build a {kind.name} model ({detail})") from None
-    return Editor.load(path, device)

@@ -22,8 +22,10 @@ import struct
 import tempfile
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -463,3 +465,57 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
 
 def write_photo(photo: Photo, destination: str | Path, force: bool = False) -> Path:
     return write_bytes_atomic(encode_photo(photo), destination, force=force)
+
+
+# ----------------------------------------------------------------------------- in memory
+
+
+def as_photo(image: Any) -> tuple[Photo, Callable[[Photo], Any]]:
+    """Wrap any supported image (a Photo, a PIL image or an RGB(A) array) as a Photo; return
+    a function that converts a photo back to the input's type."""
+    if isinstance(image, Photo):
+        return image, lambda p: p
+    if isinstance(image, Image.Image):
+        return pillow_as_photo(image)
+    if isinstance(image, np.ndarray):
+        return array_as_photo(image)
+    raise InfoscrubError(f"cannot scrub a {type(image).__name__}; pass a Photo, PIL image "
+                         "or numpy array")
+
+
+def pillow_as_photo(image: Image.Image) -> tuple[Photo, Callable[[Photo], Image.Image]]:
+    mode = image.mode
+    has_alpha = "A" in image.getbands()
+    array = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    photo = Photo(rgb=np.ascontiguousarray(array[..., :3]),
+                  alpha=array[..., 3].copy() if has_alpha else None,
+                  format="PNG", icc_profile=image.info.get("icc_profile"),
+                  grayscale=False)
+
+    def back_to_pillow(p: Photo) -> Image.Image:
+        joined = p.rgb if p.alpha is None else np.concatenate(
+            [p.rgb, p.alpha[..., None]], axis=2)
+        out = Image.fromarray(joined, mode="RGBA" if p.alpha is not None else "RGB")
+        return out if mode in ("RGB", "RGBA") else out.convert(mode) \
+            if mode in ("L", "LA") else out
+    return photo, back_to_pillow
+
+
+def array_as_photo(image: np.ndarray) -> tuple[Photo, Callable[[Photo], np.ndarray]]:
+    """Integer arrays keep their depth; float ones (in [0, 1]) are held as 16 bits."""
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InfoscrubError(f"expected an (H, W, 3) or (H, W, 4) RGB array, got "
+                             f"shape {image.shape}")
+    floating = np.issubdtype(image.dtype, np.floating)
+    if not floating and image.dtype not in (np.uint8, np.uint16):
+        raise InfoscrubError(f"unsupported pixel type {image.dtype}")
+    stored = (np.clip(image, 0, 1) * 65535 + 0.5).astype(np.uint16) if floating else image
+    photo = Photo(rgb=np.ascontiguousarray(stored[..., :3]),
+                  alpha=stored[..., 3].copy() if image.shape[2] == 4 else None,
+                  format="PNG", icc_profile=None, grayscale=False)
+
+    def back_to_array(p: Photo) -> np.ndarray:
+        joined = p.rgb if p.alpha is None else np.concatenate(
+            [p.rgb, p.alpha[..., None]], axis=2)
+        return joined.astype(np.float32) / 65535.0 if floating else joined
+    return photo, back_to_array

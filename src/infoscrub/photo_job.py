@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infoscrub.storage.files import read_bytes
+from infoscrub.consistent_album import AlbumPhotos, AlbumScrub, scrub_album_in_two_passes
+from infoscrub.edit_request import EditRequest
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import (
     DEFAULT_MAX_PIXELS,
@@ -27,15 +28,12 @@ from infoscrub.photo_io import (
     write_bytes_atomic,
 )
 from infoscrub.scrubber import Scrubber
-from infoscrub.targeting import Target
+from infoscrub.storage.files import read_bytes
 
 
 @dataclass(frozen=True)
 class ScrubOptions:
-    attributes: list[str]
-    mode: str = "invert"
-    strength: float = 1.0
-    target: Target | None = None
+    request: EditRequest  # what to change in the faces
     faces: str | None = None
     aligned: bool = False
     copy_faceless: bool = False  # a photo with no face is written (clean) rather than skipped
@@ -80,9 +78,10 @@ def scrub_file(scrubber: Scrubber, source: Path, destination: Path, options: Scr
     result = PhotoResult({"input": str(source), "output": None})
     try:
         photo = read_photo(result, source, destination, options, data)
-        edited, report = scrubber.scrub_photo(photo, options.attributes, mode=options.mode,
-                                              strength=options.strength, faces=options.faces,
-                                              aligned=options.aligned, target=options.target)
+        request = options.request
+        edited, report = scrubber.scrub_photo(photo, request.attributes, mode=request.mode,
+                                              strength=request.strength, faces=options.faces,
+                                              aligned=options.aligned, target=request.target)
         write_photo(result, edited, report, destination, options)
     except Exception as exc:  # one photo's problem is its entry's, never the whole run's
         failed(result, exc)
@@ -92,38 +91,46 @@ def scrub_file(scrubber: Scrubber, source: Path, destination: Path, options: Scr
 def scrub_album_files(scrubber: Scrubber, pairs: list[tuple[Path, Path]], options: ScrubOptions,
                       threshold: float | None = None, people: list[int | str] | None = None
                       ) -> tuple[list[PhotoResult], dict[str, Any]]:
-    """Scrub photo files as one album (``infoscrub.album``): a first pass finds and groups
-    the people, a second scrubs and writes each photo, so the album is never all in memory.
-    A photo that cannot be read is its entry's error and has no faces in the album."""
-    from infoscrub.album import AlbumScrub, PeopleFinder
+    """Scrub photo files as one album (``consistent_album.scrub_album_in_two_passes``): a
+    first pass finds and groups the people, a second scrubs and writes each photo, so the
+    album is never all in memory. A photo that cannot be read is its entry's error and has
+    no faces in the album."""
     from infoscrub.faces.identity import THRESHOLD
 
-    if options.target is not None or options.faces is not None or options.aligned:
+    if options.request.target is not None or options.faces is not None or options.aligned:
         raise InfoscrubError("an album edits every person alike: --target, --faces and --aligned do not apply")
-    finder = PeopleFinder(scrubber)
-    results: list[PhotoResult] = []
-    digests: list[str | None] = []
-    for source, destination in pairs:
-        result = PhotoResult({"input": str(source), "output": None})
+    files = AlbumFiles(pairs, options)
+    job = scrub_album_in_two_passes(scrubber, files, options.request, people=people,
+                                    threshold=THRESHOLD if threshold is None else threshold)
+    return files.results, job.report()
+
+
+class AlbumFiles(AlbumPhotos):
+    """An album's photo files (``consistent_album.AlbumPhotos``): each read, then read again
+    (the same bytes: checked by digest), scrubbed and written; a ``PhotoResult`` per file."""
+
+    def __init__(self, pairs: list[tuple[Path, Path]], options: ScrubOptions):
+        self.pairs, self.options = pairs, options
+        self.names = [str(source) for source, _ in pairs]
+        self.results = [PhotoResult({"input": str(source), "output": None}) for source, _ in pairs]
+
+    def read(self, number: int) -> Photo | None:
+        source, destination = self.pairs[number]
         try:
-            photo = read_photo(result, source, destination, options)
-            finder.add(str(source), photo)
-        except Exception as exc:
-            failed(result, exc)
-            finder.skip(str(source))
-        results.append(result)
-        digests.append(result.entry.get("sha256"))
-    album = finder.album(THRESHOLD if threshold is None else threshold)
-    job = AlbumScrub(scrubber, album, options.attributes, options.mode, options.strength, people)
-    for number, (source, destination) in enumerate(pairs):
-        if results[number].error is None:
-            results[number] = scrub_album_file(job, number, source, destination, options, digest=digests[number])
-    return results, job.report()
+            return read_photo(self.results[number], source, destination, self.options)
+        except Exception as exc:  # one photo's problem is its entry's; the album goes on
+            failed(self.results[number], exc)
+            return None
+
+    def scrub(self, job: AlbumScrub, number: int) -> None:
+        source, destination = self.pairs[number]
+        digest = self.results[number].entry.get("sha256")
+        self.results[number] = scrub_album_file(job, number, source, destination, self.options, digest=digest)
 
 
-def scrub_album_file(job: Any, number: int, source: Path, destination: Path, options: ScrubOptions,
+def scrub_album_file(job: AlbumScrub, number: int, source: Path, destination: Path, options: ScrubOptions,
                      data: bytes | None = None, digest: str | None = None) -> PhotoResult:
-    """Scrub photo ``number`` of an album (``infoscrub.album.AlbumScrub``) into ``destination``;
+    """Scrub photo ``number`` of an album (``infoscrub.consistent_album.AlbumScrub``) into ``destination``;
     ``digest``: the SHA-256 its bytes had when the album was read (a photo that changed since
     would get another person's edit: refused)."""
     result = PhotoResult({"input": str(source), "output": None})

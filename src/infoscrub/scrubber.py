@@ -4,32 +4,51 @@
     image, report = scrubber.scrub(image, attributes=["Male", "Young"], mode="obfuscate")
 
 ``image`` may be a ``Photo`` (``infoscrub.photo_io``), a PIL image or an RGB(A) array; the
-result has the same type. The report says, per face, where it is, what was edited and what
-the attacker infers about every attribute before and after (p(present), entropy in bits),
-measured on the face as it appears in the *output* photo.
+result has the same type. The report (``scrub_report.ScrubReport``, returned as its JSON
+dict) says, per face, where it is, what was edited and what the attacker infers about every
+attribute before and after (p(present), entropy in bits), measured on the face as it
+appears in the *output* photo.
+
+The pipeline is a sequence of stages, each returning a typed value (``LocatedFaces``,
+``EditedFaces``, ``Judgements``, the identity checks) and timed under its name in the
+report's ``timings_s``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from infoscrub.attributes import PHRASES, resolve_attributes
-from infoscrub.edit_request import MODES, check_edit_request  # noqa: F401  (MODES: for the service)
+from infoscrub.edit_request import EditRequest, Target
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.metrics import entropy_bits
-from infoscrub.faces.align import alignment_matrix, warp_crop
+from infoscrub.faces.align import alignment_matrix
+from infoscrub.faces.crops import (
+    aligned_matrix,
+    crop_region,
+    cut_crop,
+    identity_crops,
+    whole_image_face,
+)
 from infoscrub.faces.detect import Face, detect_faces
+from infoscrub.faces.identity import Embedder
 from infoscrub.faces.paste import DEFAULT_FEATHER, feather_mask, paste_changes
-from infoscrub.photo_io import Photo
+from infoscrub.photo_io import Photo, as_photo
+from infoscrub.scrub_report import (
+    Beliefs,
+    FaceReport,
+    IdentityCheck,
+    ScrubReport,
+    target_outcome,
+)
 from infoscrub.sharing import CHANNELS, PHOTO_CHANNELS, share_region
-from infoscrub.targeting import Choice, Target, choose_strength
+from infoscrub.targeting import Choice, choose_strength
 
 if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
     import torch
@@ -37,7 +56,6 @@ if TYPE_CHECKING:  # torch and the models load only when a Scrubber is built
 FACE_BATCH = 16  # faces per model call: bounds memory on group photos
 # (indices of the faces to edit, their crops) -> their edited crops, float [0, 1] HWC
 EditFn = Callable[[list[int], list[np.ndarray]], list[np.ndarray]]
-IDENTITY_SIZE = 160  # aligned crops for the identity check: above dlib's 150-px face chip
 
 
 def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
@@ -54,23 +72,81 @@ def parse_face_indices(text: str | Sequence[int] | None) -> list[int] | None:
     return sorted(set(indices))
 
 
+# ---------------------------------------------------------------------- stage values
+
+
+@dataclass
+class LocatedFaces:
+    """The faces of a photo as the pipeline cuts them, left to right."""
+
+    faces: list[Face]
+    matrices: list[np.ndarray]  # photo -> crop, one per face
+    crops: list[np.ndarray]  # float [0, 1] at the model's size
+    feather: float  # how the paste fades the change out (0: the crop is the whole image)
+
+
+@dataclass
+class EditedFaces:
+    selected: list[int]  # the numbers of the faces edited
+    crops: list[np.ndarray]  # their edited crops, in that order
+    choices: dict[int, Choice] = field(default_factory=dict)  # face number -> its target strength
+
+
+@dataclass
+class Judgements:
+    """The report attacker's beliefs, one ``Beliefs`` per face (None: no attacker)."""
+
+    before: list[Beliefs] | None
+    after: list[Beliefs] | None
+    after_sharing: dict[str, list[Beliefs]]  # sharing channel -> beliefs after it
+
+
+@dataclass(frozen=True)
+class FoundFaces:
+    """A photo's faces found earlier (an album read them all first): how to edit them (each
+    person alike) and their identity embeddings by the scrubber's embedder (None: the
+    check embeds the input faces again)."""
+
+    faces: list[Face]
+    edit: EditFn
+    embeddings: list[np.ndarray] | None = None
+
+
+class Timings:
+    """Seconds per pipeline stage, in the order the stages first ran; a stage run twice
+    (the attacker judges before and after) adds up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------- the scrubber
+
+
 class Scrubber:
     """Edits faces in photos with one loaded ``Editor`` and reports with an ``Attacker``.
 
-    Thread-safe: every call keeps its own state; each thread has its own detector, and the
-    models are pure forward passes under inference mode (no state is written), so
-    concurrent requests run side by side on separate cores."""
+    Thread-safe: every call keeps its own state; each thread has its own detector (and dlib
+    embedder), and the models are pure forward passes under inference mode (no state is
+    written), so concurrent requests run side by side on separate cores."""
 
     def __init__(self, editor: Any, attacker: Any | None = None, device: str = "cpu",
-                 feather: float = DEFAULT_FEATHER, detector: Any | None = None, identity: Any = False):
+                 feather: float = DEFAULT_FEATHER, detector: Any | None = None,
+                 identity: Embedder | None = None):
         self.editor = editor
         self.attacker = attacker
         self.device = device
         self.feather = feather
         self.detector = detector  # None: the MTCNN of the calling thread
-        # the identity check of edited faces: False off, True dlib's embedder of the calling
-        # thread (infoscrub.faces.identity), or an object with the same ``embed``
-        self.identity = identity
+        self.identity = identity  # the identity check of edited faces (None: off)
 
     @classmethod
     def load(cls, path: str | Path | None = None, attacker: str | Path | None = None,
@@ -79,14 +155,11 @@ class Scrubber:
         ``attacker`` (None: the bundled one, or no privacy numbers if none is bundled).
         ``identity``: check that edited faces are still the same person (True: needs the
         identity extra; None: when it is installed)."""
-        from infoscrub.faces import identity as faces_identity
-        from infoscrub.inference import Attacker, load_editor
+        from infoscrub.editors import load_editor
+        from infoscrub.faces.identity import embedder_for
+        from infoscrub.inference import Attacker
 
-        if identity is None:
-            identity = faces_identity.available()
-        elif identity:
-            faces_identity.shared_embedder()  # the extra's error now, not on the first face
-
+        embedder = embedder_for(identity)
         editor = load_editor(path, device=device)  # InfoScrub weights or a baseline
         try:
             judge = Attacker.load(attacker, device=device)
@@ -94,11 +167,19 @@ class Scrubber:
             if attacker is not None:
                 raise
             judge = None
-        return cls(editor, judge, device=device, identity=identity)
+        return cls(editor, judge, device=device, identity=embedder)
 
     @property
     def attributes(self) -> list[str]:
         return list(self.editor.attributes)
+
+    @property
+    def size(self) -> int:
+        return int(self.editor.image_size)
+
+    @property
+    def alignment(self) -> str:
+        return str(self.editor.alignment)
 
     # ------------------------------------------------------------------ public entry
 
@@ -117,150 +198,127 @@ class Scrubber:
     def scrub_photo(self, photo: Photo, attributes: str | Sequence[str], mode: str = "invert",
                     strength: float = 1.0, faces: str | Sequence[int] | None = None,
                     aligned: bool = False, target: Target | None = None) -> tuple[Photo, dict]:
-        chosen = resolve_attributes(attributes, self.editor.attributes)
-        strength = check_edit_request(mode, strength)
-        wanted = parse_face_indices(faces)
-        if target is not None:
-            if self.attacker is None:
-                raise InfoscrubError("a target strength needs the report attacker (--attacker, or bundled weights)")
-            missing = [a for a in chosen if a not in self.attacker.attributes]
-            if missing:
-                raise InfoscrubError(f"the attacker cannot judge {', '.join(missing)}, so no target strength "
-                                     "can be found for it")
-            if target.after is not None and target.after not in CHANNELS:
-                raise InfoscrubError(f"unknown sharing channel {target.after!r}; choose from {', '.join(CHANNELS)}")
-        return self._scrub(photo, chosen, mode, strength, wanted, aligned, target)
+        return self.scrub_request(photo, EditRequest(attributes, mode, strength, target), faces, aligned)
 
-    def locate(self, photo: Photo) -> tuple[list[Face], list[np.ndarray], list[np.ndarray]]:
-        """(the faces of a photo, left to right; their photo -> crop matrices; their crops,
-        float [0, 1] at the model's size), as the pipeline finds and cuts them."""
-        found = detect_faces(photo.rgb, self.detector)
-        return (found, *self.align(photo, found))
+    def scrub_request(self, photo: Photo, request: EditRequest, faces: str | Sequence[int] | None = None,
+                      aligned: bool = False) -> tuple[Photo, dict]:
+        """``scrub_photo`` with the edit as one ``EditRequest``."""
+        request = self.check_request(request)
+        edited, report = self._scrub(photo, request, parse_face_indices(faces), aligned)
+        return edited, report.to_dict()
 
-    def align(self, photo: Photo, found: list[Face]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(photo -> crop matrices, crops) of faces found earlier."""
-        size = int(self.editor.image_size)
-        matrices = [alignment_matrix(f.landmarks, str(self.editor.alignment), size) for f in found]
-        return matrices, [self._crop(photo.rgb, m, size) for m in matrices]
+    def check_request(self, request: EditRequest) -> EditRequest:
+        """The request with its attributes resolved against the model (canonical names) and
+        its mode, strength and target checked."""
+        chosen = resolve_attributes(request.attributes, self.editor.attributes)
+        request = replace(request.checked(), attributes=chosen)
+        if request.target is not None:
+            self._check_target(chosen, request.target)
+        return request
 
-    def scrub_found(self, photo: Photo, chosen: list[str], mode: str, strength: float, found: list[Face],
-                    wanted: list[int], edit: EditFn, known: list[np.ndarray] | None = None) -> tuple[Photo, dict]:
-        """The pipeline on faces already found (``locate``), edited by ``edit`` (an album edits
-        each person alike): ``wanted`` numbers the faces to edit; ``known``: their identity
-        embeddings by ``identity_embedder()``, when already made (the check then embeds only
-        the output)."""
-        return self._scrub(photo, chosen, mode, strength, wanted, False, None, detected=found, edit=edit,
-                           known=known)
+    def _check_target(self, chosen: list[str], target: Target) -> None:
+        if self.attacker is None:
+            raise InfoscrubError("a target strength needs the report attacker (--attacker, or bundled weights)")
+        missing = [a for a in chosen if a not in self.attacker.attributes]
+        if missing:
+            raise InfoscrubError(f"the attacker cannot judge {', '.join(missing)}, so no target strength "
+                                 "can be found for it")
+        if target.after is not None and target.after not in CHANNELS:
+            raise InfoscrubError(f"unknown sharing channel {target.after!r}; choose from {', '.join(CHANNELS)}")
+
+    def locate(self, photo: Photo) -> LocatedFaces:
+        """The faces of a photo, left to right, with their matrices and crops, as the
+        pipeline finds and cuts them."""
+        return self.align(photo, detect_faces(photo.rgb, self.detector))
+
+    def align(self, photo: Photo, faces: list[Face]) -> LocatedFaces:
+        """Matrices and crops of faces found earlier."""
+        matrices = [alignment_matrix(f.landmarks, self.alignment, self.size) for f in faces]
+        return LocatedFaces(faces, matrices, [cut_crop(photo.rgb, m, self.size) for m in matrices], self.feather)
+
+    def scrub_found(self, photo: Photo, request: EditRequest, wanted: list[int], found: FoundFaces
+                    ) -> tuple[Photo, ScrubReport]:
+        """The pipeline on faces found earlier, edited by ``found.edit`` (an album edits each
+        person alike); ``wanted`` numbers the faces to edit; ``request``: checked
+        (``check_request``)."""
+        return self._scrub(photo, request, wanted, False, found)
 
     # ------------------------------------------------------------------ the pipeline
 
-    def _scrub(self, photo: Photo, chosen: list[str], mode: str, strength: float,
-               wanted: list[int] | None, aligned: bool, target: Target | None = None,
-               detected: list[Face] | None = None, edit: EditFn | None = None,
-               known: list[np.ndarray] | None = None) -> tuple[Photo, dict]:
-        """The pipeline. ``detected``: the photo's faces, already found; ``edit``: how the
-        selected faces' crops are edited (an album edits each person alike), instead of
-        ``self._edit``; ``known``: the faces' identity embeddings, already made."""
-        size = int(self.editor.image_size)
-        alignment = str(self.editor.alignment)
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
+    def _scrub(self, photo: Photo, request: EditRequest, wanted: list[int] | None, aligned: bool,
+               found: FoundFaces | None = None) -> tuple[Photo, ScrubReport]:
+        """The stages in order, each timed under its name."""
+        timings = Timings()
+        with timings.stage("detect"):
+            faces = self._faces(photo, aligned, found)
+        selected = select_faces(len(faces), wanted, request.strength)
+        with timings.stage("align"):
+            located = self._aligned_input(photo, faces) if aligned else self.align(photo, faces)
+        with timings.stage("report"):
+            before = self._judge(located.crops)
+        with timings.stage("model"):
+            edited = self._edit_selected(located, selected, request, found)
+        if request.target is not None and selected:
+            with timings.stage("target"):
+                edited = self._choose_strengths(located, edited, before, request)
+        with timings.stage("paste"):
+            result = self._paste(photo, located, edited)
+        with timings.stage("report"):
+            judged = self._judge_output(result.rgb, located, before, unchanged=not selected)
+        checks = None
+        if self.identity is not None and selected:
+            with timings.stage("identity"):
+                known = found.embeddings if found is not None else None
+                checks = self._check_identity(photo.rgb, result.rgb, [located.matrices[i] for i in selected],
+                                              None if known is None else [known[i] for i in selected])
+        return result, self._report(photo, request, aligned, located, edited, judged, checks, timings)
 
+    def _faces(self, photo: Photo, aligned: bool, found: FoundFaces | None) -> list[Face]:
         if aligned:
-            found = [whole_image_face(photo)]
-            feather = 0.0  # the crop is the whole image: no seam to hide
-        else:
-            found = detect_faces(photo.rgb, self.detector) if detected is None else detected
-            feather = self.feather
-        timings["detect"] = time.perf_counter() - clock
-        if wanted and found and max(wanted) >= len(found):
-            raise InfoscrubError(f"face {max(wanted)} was asked for but the photo has "
-                                 f"{len(found)} face(s), numbered 0-{len(found) - 1}")
-        # strength 0 changes nothing: no face is edited (and the report says so)
-        selected = [i for i in range(len(found)) if (wanted is None or i in wanted) and strength > 0]
+            return [whole_image_face(photo)]
+        return detect_faces(photo.rgb, self.detector) if found is None else found.faces
 
-        clock = time.perf_counter()
-        if aligned:
-            matrices = [aligned_matrix(photo.width, photo.height, alignment, size)]
-            crops = [self._crop(photo.rgb, matrices[0], size)]
-        else:
-            matrices, crops = self.align(photo, found)
-        timings["align"] = time.perf_counter() - clock
+    def _aligned_input(self, photo: Photo, faces: list[Face]) -> LocatedFaces:
+        """The image is the face crop: no seam to hide, so no feathering."""
+        matrix = aligned_matrix(photo.width, photo.height, self.alignment, self.size)
+        return LocatedFaces(faces, [matrix], [cut_crop(photo.rgb, matrix, self.size)], feather=0.0)
 
-        clock = time.perf_counter()
-        before = self._judge(crops)
-        timings["report"] = time.perf_counter() - clock
+    def _edit_selected(self, located: LocatedFaces, selected: list[int], request: EditRequest,
+                       found: FoundFaces | None) -> EditedFaces:
+        """The selected faces edited; at full strength when a target chooses it per face."""
+        crops = [located.crops[i] for i in selected]
+        if found is not None:
+            return EditedFaces(selected, found.edit(selected, crops))
+        strength = 1.0 if request.target is not None else request.strength
+        return EditedFaces(selected, self._edit(crops, list(request.attributes), request.mode, strength))
 
-        clock = time.perf_counter()
-        if edit is None:
-            edited_crops = self._edit([crops[i] for i in selected], chosen, mode, 1.0 if target else strength)
-        else:
-            edited_crops = edit(selected, [crops[i] for i in selected])
-        timings["model"] = time.perf_counter() - clock
-        choices: dict[int, Choice] = {}
-        if target is not None and selected:
-            clock = time.perf_counter()
-            columns = [list(self.attacker.attributes).index(a) for a in chosen]
+    def _choose_strengths(self, located: LocatedFaces, edited: EditedFaces, before: list[Beliefs] | None,
+                          request: EditRequest) -> EditedFaces:
+        """Per selected face, the smallest strength reaching ``request.target``, applied."""
+        assert before is not None and request.target is not None  # check_request saw to both
+        chosen = list(request.attributes)
+        columns = [list(self.attacker.attributes).index(a) for a in chosen]
 
-            def judge(batch: np.ndarray) -> np.ndarray:
-                return self._probs(list(batch))[:, columns]
+        def judge(batch: np.ndarray) -> np.ndarray:
+            return self._probs(list(batch))[:, columns]
 
-            # the paste fades the change out under a feathered mask: search on what the
-            # output will show, then apply the strength to the plain change
-            mask = feather_mask(size, feather)[..., None]
-            for k, i in enumerate(selected):
-                present = np.array([before[i][a] > 0.5 for a in chosen])
-                as_pasted = crops[i] + mask * (edited_crops[k] - crops[i])
-                choices[i] = choose_strength(judge, crops[i], as_pasted, chosen, present, mode, target)
-                edited_crops[k] = crops[i] + choices[i].strength * (edited_crops[k] - crops[i])
-            timings["target"] = time.perf_counter() - clock
+        # the paste fades the change out under a feathered mask: search on what the
+        # output will show, then apply the strength to the plain change
+        mask = feather_mask(self.size, located.feather)[..., None]
+        crops, choices = [], {}
+        for i, full in zip(edited.selected, edited.crops):
+            crop = located.crops[i]
+            present = np.array([before[i][a] > 0.5 for a in chosen])
+            as_pasted = crop + mask * (full - crop)
+            choices[i] = choose_strength(judge, crop, as_pasted, chosen, present, request.mode, request.target)
+            crops.append(crop + choices[i].strength * (full - crop))
+        return EditedFaces(edited.selected, crops, choices)
 
-        clock = time.perf_counter()
-        result = photo
-        if selected:
-            edits = [(crops[i], e, matrices[i]) for i, e in zip(selected, edited_crops)]
-            result = replace(photo, rgb=paste_changes(photo.rgb, edits, feather))
-        timings["paste"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        after, shared = self._judge_output(result.rgb, matrices, size, before if not selected else None)
-        timings["report"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        kept = self._identity(photo.rgb, result.rgb, [matrices[i] for i in selected], alignment, size,
-                              None if known is None else [known[i] for i in selected])
-        if kept is not None:
-            timings["identity"] = time.perf_counter() - clock
-
-        faces_report = [face_report(i, face, i in selected, chosen, before, after, shared)
-                        for i, face in enumerate(found)]
-        for i, entry in zip(selected, kept or []):
-            faces_report[i]["identity"] = entry
-        for i, choice in choices.items():
-            faces_report[i]["strength"] = round(choice.strength, 4)
-            faces_report[i]["target"] = target_report(faces_report[i], choice, chosen, mode, target)
-        report = {
-            "mode": mode, "strength": strength, "attributes": chosen,
-            "alignment": alignment, "image_size": size, "aligned_input": aligned,
-            "attacker": None if self.attacker is None else list(self.attacker.attributes),
-            "width": photo.width, "height": photo.height,
-            "faces_found": len(found),
-            "target": None if target is None else {"goal": target.describe(mode), **asdict(target)},
-            "sharing_channels": list(shared),
-            "identity_checked": kept is not None,
-            "faces": faces_report,
-            # plain language for every attribute the report mentions ("wears glasses")
-            "phrases": {a: PHRASES[a] for a in (self.attacker.attributes if self.attacker else chosen)
-                        if a in PHRASES},
-            "timings_s": {k: round(v, 4) for k, v in timings.items()},
-        }
-        return result, report
-
-    @staticmethod
-    def _crop(pixels: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-        """The model-size crop as float [0, 1], cut straight from the integer photo."""
-        top = np.float32(1.0 / np.iinfo(pixels.dtype).max)
-        return warp_crop(pixels, matrix, size).astype(np.float32) * top
+    def _paste(self, photo: Photo, located: LocatedFaces, edited: EditedFaces) -> Photo:
+        if not edited.selected:
+            return photo
+        changes = [(located.crops[i], crop, located.matrices[i]) for i, crop in zip(edited.selected, edited.crops)]
+        return replace(photo, rgb=paste_changes(photo.rgb, changes, located.feather))
 
     def _edit(self, crops: list[np.ndarray], chosen: list[str], mode: str, strength: float
               ) -> list[np.ndarray]:
@@ -292,69 +350,97 @@ class Scrubber:
                 parts.append(self.attacker.predict(batch).detach().float().cpu().numpy())
         return np.concatenate(parts)
 
-    def _judge(self, crops: list[np.ndarray]) -> list[dict[str, float]] | None:
+    def _judge(self, crops: list[np.ndarray]) -> list[Beliefs] | None:
         """The attacker's p(present) per attribute for each crop (None: no attacker)."""
         if self.attacker is None or not crops:
             return None
         names = list(self.attacker.attributes)
         return [{n: float(p) for n, p in zip(names, row)} for row in self._probs(crops)]
 
-    def identity_embedder(self) -> Any | None:
-        """The identity check's embedder: the scrubber's own, dlib's of the calling thread
-        (``identity=True``), or None when the check is off."""
-        if self.identity is True:
-            from infoscrub.faces.identity import shared_embedder
-
-            return shared_embedder()
-        return self.identity or None
-
-    def _identity(self, before: np.ndarray, after: np.ndarray, matrices: list[np.ndarray], alignment: str,
-                  size: int, known: list[np.ndarray] | None = None) -> list[dict[str, Any]] | None:
-        """Per edited face: is the face in the output still the same person as in the input?
-        dlib's embedding distance between the two, on crops aligned the model's way at
-        ``IDENTITY_SIZE``; None when the check is off. ``known``: the input faces' embeddings
-        by this embedder, when already made (an album has them)."""
-        embedder = self.identity_embedder()
-        if embedder is None or not matrices:
-            return None
-        from infoscrub.faces import identity
-
-        if known is None:
-            vectors = embedder.embed(identity_crops(before, matrices, size) + identity_crops(after, matrices, size),
-                                     alignment)
-            known, vectors = vectors[:len(matrices)], vectors[len(matrices):]
-        else:
-            vectors = embedder.embed(identity_crops(after, matrices, size), alignment)
-        gaps = identity.distances(np.asarray(known), vectors)
-        return [{"distance": round(float(d), 4), "same_person": bool(identity.same_person(d)),
-                 "threshold": identity.THRESHOLD} for d in gaps]
-
-    def _judge_output(self, rgb: np.ndarray, matrices: list[np.ndarray], size: int,
-                      unchanged: list[dict[str, float]] | None
-                      ) -> tuple[list[dict[str, float]] | None, dict[str, list[dict[str, float]]]]:
-        """(after, after sharing): the attacker's beliefs on each face as it is in the output
-        photo (seams and rounding in; ``unchanged`` when nothing was edited), and after the
-        photo is shared the two most common ways (JPEG 75; downscaled to 1080 px on the long
-        side): does the protection survive the upload? One batched attacker call."""
+    def _judge_output(self, rgb: np.ndarray, located: LocatedFaces, before: list[Beliefs] | None,
+                      unchanged: bool) -> Judgements:
+        """The attacker's beliefs on each face as it is in the output photo (seams and
+        rounding in; ``before`` when nothing was edited), and after the photo is shared the
+        two most common ways (JPEG 75; downscaled to 1080 px on the long side): does the
+        protection survive the upload? One batched attacker call."""
+        matrices = located.matrices
         if self.attacker is None or not matrices:
-            return unchanged, {}
+            return Judgements(before, before, {})
         groups: dict[str, list[np.ndarray]] = {}
-        if unchanged is None:
-            groups["after"] = [self._crop(rgb, m, size) for m in matrices]
-        regions = [crop_footprint(m, size, rgb.shape) for m in matrices]
+        if not unchanged:
+            groups["after"] = [cut_crop(rgb, m, self.size) for m in matrices]
         for channel in PHOTO_CHANNELS:
-            groups[channel] = []
-            for matrix, region in zip(matrices, regions):
-                pixels, to_shared = share_region(rgb, channel, region)
-                to_crop = np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_shared)
-                groups[channel].append(self._crop(pixels, to_crop[:2], size))
+            groups[channel] = [self._shared_crop(rgb, channel, m) for m in matrices]
         rows = self._judge([crop for crops in groups.values() for crop in crops])
         judged = {name: rows[k * len(matrices):(k + 1) * len(matrices)] for k, name in enumerate(groups)}
-        after = judged.pop("after", unchanged)
-        return after, judged
+        after = judged.pop("after", before)
+        return Judgements(before, after, judged)
+
+    def _shared_crop(self, rgb: np.ndarray, channel: str, matrix: np.ndarray) -> np.ndarray:
+        """A face's crop from the photo as ``channel`` delivers it (only its region is shared)."""
+        pixels, to_shared = share_region(rgb, channel, crop_region(matrix, self.size, rgb.shape))
+        to_crop = np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_shared)
+        return cut_crop(pixels, to_crop[:2], self.size)
+
+    def _check_identity(self, before: np.ndarray, after: np.ndarray, matrices: list[np.ndarray],
+                        known: list[np.ndarray] | None = None) -> list[IdentityCheck]:
+        """Per edited face: is the face in the output still the same person as in the input?
+        The embedding distance between the two, on crops aligned the model's way at
+        ``faces.crops.IDENTITY_SIZE``. ``known``: the input faces' embeddings by this
+        embedder, when already made (an album has them)."""
+        from infoscrub.faces import identity
+
+        assert self.identity is not None
+        output = identity_crops(after, matrices, self.size)
+        if known is None:
+            vectors = self.identity.embed(identity_crops(before, matrices, self.size) + output, self.alignment)
+            known, vectors = vectors[:len(matrices)], vectors[len(matrices):]
+        else:
+            vectors = self.identity.embed(output, self.alignment)
+        gaps = identity.distances(np.asarray(known), vectors)
+        return [IdentityCheck(float(d), bool(identity.same_person(d)), identity.THRESHOLD) for d in gaps]
+
+    def _report(self, photo: Photo, request: EditRequest, aligned: bool, located: LocatedFaces,
+                edited: EditedFaces, judged: Judgements, checks: list[IdentityCheck] | None,
+                timings: Timings) -> ScrubReport:
+        chosen = list(request.attributes)
+        faces = [face_report(i, face, i in edited.selected, chosen, judged) for i, face in enumerate(located.faces)]
+        for i, check in zip(edited.selected, checks or []):
+            faces[i].identity = check
+        for i, choice in edited.choices.items():
+            assert request.target is not None
+            faces[i].strength = choice.strength
+            faces[i].target = target_outcome(faces[i], choice, chosen, request.mode, request.target)
+        attacker = None if self.attacker is None else list(self.attacker.attributes)
+        return ScrubReport(
+            mode=request.mode, strength=request.strength, attributes=chosen, alignment=self.alignment,
+            image_size=self.size, aligned_input=aligned, attacker=attacker, width=photo.width,
+            height=photo.height, target=request.target, sharing_channels=list(judged.after_sharing),
+            identity_checked=checks is not None, faces=faces,
+            phrases={a: PHRASES[a] for a in (attacker or chosen) if a in PHRASES}, timings_s=timings.seconds)
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def select_faces(count: int, wanted: list[int] | None, strength: float) -> list[int]:
+    """The numbers of the faces to edit: those ``wanted`` (None: every face), none at
+    strength 0 (it changes nothing, and the report says so)."""
+    if wanted and count and max(wanted) >= count:
+        raise InfoscrubError(f"face {max(wanted)} was asked for but the photo has "
+                             f"{count} face(s), numbered 0-{count - 1}")
+    return [i for i in range(count) if (wanted is None or i in wanted) and strength > 0]
+
+
+def face_report(index: int, face: Face, edited: bool, chosen: list[str], judged: Judgements) -> FaceReport:
+    """A face's report before the identity check and the target search add to it; after
+    sharing, only the chosen attributes' beliefs."""
+    report = FaceReport(index, face, list(chosen) if edited else [])
+    if judged.before is not None and judged.after is not None:
+        report.before, report.after = judged.before[index], judged.after[index]
+    report.after_sharing = {channel: {name: rows[index][name] for name in chosen if name in rows[index]}
+                            for channel, rows in judged.after_sharing.items()}
+    return report
 
 
 def to_model(crops: list[np.ndarray], device: str) -> "torch.Tensor":
@@ -370,119 +456,4 @@ def from_model(batch: "torch.Tensor") -> list[np.ndarray]:
     return [np.clip((a + 1.0) * 0.5, 0.0, 1.0).astype(np.float32) for a in array]
 
 
-def face_report(index: int, face: Face, edited: bool, chosen: list[str],
-                before: list[dict[str, float]] | None, after: list[dict[str, float]] | None,
-                shared: dict[str, list[dict[str, float]]] | None = None) -> dict:
-    entry = {"index": index, **face.to_dict(), "edited": edited,
-             "attributes_edited": list(chosen) if edited else []}
-    if before is not None and after is not None:
-        entry["attacker"] = {
-            name: {"p_before": round(p, 4), "p_after": round(after[index][name], 4),
-                   "entropy_before_bits": round(entropy_bits(p), 4),
-                   "entropy_after_bits": round(entropy_bits(after[index][name]), 4)}
-            for name, p in before[index].items()}
-    if shared:  # the chosen attributes' beliefs after the photo is shared
-        entry["attacker_after_sharing"] = {
-            channel: {name: round(rows[index][name], 4) for name in chosen if name in rows[index]}
-            for channel, rows in shared.items()}
-    return entry
-
-
-def target_report(entry: dict, choice: Choice, chosen: list[str], mode: str, target: Target) -> dict:
-    """The goal, the strength found, and whether the goal holds on the face as it is in the
-    output photo (after ``target.after`` when the goal asks for it, JPEG 75 judged on the
-    photo as a platform re-encodes it)."""
-    final = {a: entry["attacker"][a]["p_after"] for a in chosen}
-    if target.after == "jpeg75" and "attacker_after_sharing" in entry:
-        final = dict(entry["attacker_after_sharing"]["jpeg75"])
-    before = {a: entry["attacker"][a]["p_before"] for a in chosen}
-    if mode == "invert":
-        reached = all((p < 0.5 - target.margin) if before[a] > 0.5 else (p > 0.5 + target.margin)
-                      for a, p in final.items())
-    else:
-        reached = all(abs(p - 0.5) <= target.tolerance for p in final.values())
-    return {"goal": target.describe(mode), "reached": bool(reached), "p_final": final,
-            "search_p": {a: round(v, 4) for a, v in choice.p.items()}}
-
-
-def identity_crops(pixels: np.ndarray, matrices: list[np.ndarray], size: int) -> list[np.ndarray]:
-    """The faces under ``matrices`` (made for ``size``-px crops), cut at ``IDENTITY_SIZE``
-    for the face-recognition embedding, float [0, 1]."""
-    scale = np.diag([IDENTITY_SIZE / size, IDENTITY_SIZE / size, 1.0])
-    return [Scrubber._crop(pixels, (scale @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2], IDENTITY_SIZE)
-            for m in matrices]
-
-
-def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The photo region (x0, y0, x1, y1) a face crop is cut from, with a margin."""
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    inverse = np.linalg.inv(full)[:2]
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
-    points = corners @ inverse.T
-    x0, y0 = np.floor(points.min(0)).astype(int) - 16
-    x1, y1 = np.ceil(points.max(0)).astype(int) + 16
-    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
-
-
-def whole_image_face(photo: Photo) -> Face:
-    """An aligned input is one face filling the image: no landmarks were detected."""
-    return Face(box=(0.0, 0.0, float(photo.width), float(photo.height)), score=1.0,
-                landmarks=np.full((5, 2), np.nan))
-
-
-def aligned_matrix(width: int, height: int, alignment: str, size: int) -> np.ndarray:
-    """Photo -> crop for an image that already is an aligned face: the centre square
-    (aligned CelebA is 178x218), scaled to the model size."""
-    if alignment == "celebahq" and width != height:
-        raise InfoscrubError(f"a {width}x{height} image is not an aligned square crop; "
-                             "drop --aligned to detect and align faces in it")
-    side = min(width, height)
-    scale = size / side
-    # pixel centres: crop pixel c covers photo pixels around (c + .5) / scale - .5 + offset
-    left, top = (width - side) / 2, (height - side) / 2
-    shift = 0.5 * scale - 0.5
-    return np.array([[scale, 0.0, shift - left * scale], [0.0, scale, shift - top * scale]])
-
-
-def as_photo(image: Any) -> tuple[Photo, Any]:
-    """Wrap any supported image as a Photo; return a function that converts back."""
-    if isinstance(image, Photo):
-        return image, lambda p: p
-    if isinstance(image, Image.Image):
-        mode = image.mode
-        has_alpha = "A" in image.getbands()
-        array = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-        photo = Photo(rgb=np.ascontiguousarray(array[..., :3]),
-                      alpha=array[..., 3].copy() if has_alpha else None,
-                      format="PNG", icc_profile=image.info.get("icc_profile"),
-                      grayscale=False)
-
-        def back_to_pillow(p: Photo) -> Image.Image:
-            joined = p.rgb if p.alpha is None else np.concatenate(
-                [p.rgb, p.alpha[..., None]], axis=2)
-            out = Image.fromarray(joined, mode="RGBA" if p.alpha is not None else "RGB")
-            return out if mode in ("RGB", "RGBA") else out.convert(mode) \
-                if mode in ("L", "LA") else out
-        return photo, back_to_pillow
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] not in (3, 4):
-            raise InfoscrubError(f"expected an (H, W, 3) or (H, W, 4) RGB array, got "
-                                 f"shape {image.shape}")
-        floating = np.issubdtype(image.dtype, np.floating)
-        if not floating and image.dtype not in (np.uint8, np.uint16):
-            raise InfoscrubError(f"unsupported pixel type {image.dtype}")
-        stored = (np.clip(image, 0, 1) * 65535 + 0.5).astype(np.uint16) if floating else image
-        photo = Photo(rgb=np.ascontiguousarray(stored[..., :3]),
-                      alpha=stored[..., 3].copy() if image.shape[2] == 4 else None,
-                      format="PNG", icc_profile=None, grayscale=False)
-
-        def back_to_array(p: Photo) -> np.ndarray:
-            joined = p.rgb if p.alpha is None else np.concatenate(
-                [p.rgb, p.alpha[..., None]], axis=2)
-            return joined.astype(np.float32) / 65535.0 if floating else joined
-        return photo, back_to_array
-    raise InfoscrubError(f"cannot scrub a {type(image).__name__}; pass a Photo, PIL image "
-                         "or numpy array")
-
-
-__all__ = ["MODES", "Scrubber", "entropy_bits", "parse_face_indices"]
+__all__ = ["Scrubber", "parse_face_indices"]

@@ -22,22 +22,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from infoscrub.edit_request import Target
 from infoscrub.sharing import CHANNELS
 
 GRID = 16  # intervals of each round
 SAFETY = 0.02  # the search aims this much past the goal: the saved photo differs a little
-
-
-@dataclass(frozen=True)
-class Target:
-    margin: float = 0.2  # invert: the belief must cross 0.5 by this much
-    tolerance: float = 0.05  # obfuscate: |p - 0.5| within this counts as reached
-    after: str | None = None  # a sharing channel the goal must survive (jpeg75, ...)
-
-    def describe(self, mode: str) -> str:
-        goal = (f"the attacker's belief crosses 0.5 by {self.margin:g}" if mode == "invert"
-                else f"the attacker's belief within {self.tolerance:g} of 0.5")
-        return goal + (f" after {self.after}" if self.after else "")
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from conftest_faces import (
     two_faces,
 )
 
-from infoscrub.album import AlbumScrub, find_people, scrub_album
+from infoscrub.consistent_album import AlbumScrub, find_people, scrub_album
+from infoscrub.edit_request import EditRequest
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces import identity as faces_identity
-from infoscrub.scrubber import as_photo
+from infoscrub.photo_io import as_photo
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba_aligned_sample"
 
@@ -76,7 +77,7 @@ def test_every_face_of_a_person_gets_the_same_values_and_mixing(scrubber, photos
 def test_people_can_be_merged_named_and_chosen(scrubber, photos):
     album = find_people(scrubber, photos, embedder=ColourEmbedder())
     album.name(1, "Ana")
-    job = AlbumScrub(scrubber, album, ["Male"], people=["Ana"])
+    job = AlbumScrub(scrubber, album, EditRequest(["Male"]), people=["Ana"])
     untouched, report = job.scrub(0, photos[0])
     assert np.array_equal(untouched, photos[0]) and not report["faces"][0]["edited"]
     edited, report = job.scrub(2, photos[2])
@@ -92,7 +93,7 @@ def test_bad_album_requests_are_one_line_errors(scrubber, photos):
     with pytest.raises(InfoscrubError, match="no person 9"):
         album.person_id(9)
     with pytest.raises(InfoscrubError, match="no person is named 'Bo'"):
-        AlbumScrub(scrubber, album, ["Male"], people=["Bo"])
+        AlbumScrub(scrubber, album, EditRequest(["Male"]), people=["Bo"])
     with pytest.raises(InfoscrubError, match="at least two different people"):
         album.merge(0, 0)
     with pytest.raises(InfoscrubError, match="must be text"):
@@ -101,14 +102,14 @@ def test_bad_album_requests_are_one_line_errors(scrubber, photos):
     with pytest.raises(InfoscrubError, match="already named 'Ana'"):
         album.name(1, "Ana")
     with pytest.raises(InfoscrubError, match="the album has photos 0-2, not 3"):
-        AlbumScrub(scrubber, album, ["Male"]).scrub(3, photos[0])
+        AlbumScrub(scrubber, album, EditRequest(["Male"])).scrub(3, photos[0])
     with pytest.raises(InfoscrubError, match="read from 3 photos, not 2"):
         scrub_album(scrubber, photos[:2], ["Male"], album=album)
     with pytest.raises(InfoscrubError, match="Unknown attribute|unknown attribute"):
-        AlbumScrub(scrubber, album, ["Glases"])
+        AlbumScrub(scrubber, album, EditRequest(["Glases"]))
     scrubber.editor.can_obfuscate = False
     with pytest.raises(InfoscrubError, match="cannot obfuscate"):
-        AlbumScrub(scrubber, album, ["Male"], mode="obfuscate")
+        AlbumScrub(scrubber, album, EditRequest(["Male"], mode="obfuscate"))
     with pytest.raises(InfoscrubError, match="threshold"):
         find_people(scrubber, photos, threshold=0.0, embedder=ColourEmbedder())
 
@@ -142,10 +143,10 @@ def test_a_photo_that_changed_since_the_album_was_read_is_refused(scrubber, phot
     from infoscrub.photo_job import ScrubOptions, scrub_album_file
 
     album = find_people(scrubber, photos, embedder=ColourEmbedder())
-    job = AlbumScrub(scrubber, album, ["Male"])
+    job = AlbumScrub(scrubber, album, EditRequest(["Male"]))
     source = tmp_path / "a.jpg"
     source.write_bytes(encode(photos[0]))
-    result = scrub_album_file(job, 0, source, tmp_path / "out.jpg", ScrubOptions(["Male"]), digest="0" * 64)
+    result = scrub_album_file(job, 0, source, tmp_path / "out.jpg", ScrubOptions(EditRequest(["Male"])), digest="0" * 64)
     assert result.entry["status"] == "error" and "changed while the album" in result.entry["error"]
     assert not (tmp_path / "out.jpg").exists()
 
@@ -162,10 +163,10 @@ def test_the_identity_check_reuses_the_embeddings_the_album_was_grouped_by(scrub
     scrubber.identity = Counting()
     album = find_people(scrubber, photos)
     assert album.embedder is scrubber.identity and scrubber.identity.crops == 4  # every face, once
-    job = AlbumScrub(scrubber, album, ["Male"])
+    job = AlbumScrub(scrubber, album, EditRequest(["Male"]))
     edited, report = job.scrub(1, photos[1])
     assert scrubber.identity.crops == 4 + 2  # only the two edited faces of the output
     # the same distances as embedding the input faces again
-    matrices, _ = scrubber.align(as_photo(photos[1])[0], [album.faces[k].face for k in (1, 2)])
-    fresh = scrubber._identity(photos[1], edited, matrices, "celebahq", 128)
+    matrices = scrubber.align(as_photo(photos[1])[0], [album.faces[k].face for k in (1, 2)]).matrices
+    fresh = [check.to_dict() for check in scrubber._check_identity(photos[1], edited, matrices)]
     assert [f["identity"] for f in report["faces"]] == fresh and fresh[0]["distance"] > 0

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_faces import ATTRIBUTES, FakeEditor, astronaut, make_scrubber, two_faces
+from conftest_faces import ATTRIBUTES, BrightnessAttacker, FakeEditor, astronaut, make_scrubber, two_faces
 
 import infoscrub.cli as cli
+from infoscrub.edit_request import Target
 from infoscrub.errors import InfoscrubError
 from infoscrub.scrubber import Scrubber
 from infoscrub.sharing import PHOTO_CHANNELS
-from infoscrub.targeting import Target
-
-
-class BrightnessAttacker:
-    """p(present) of every attribute falls with the face's mean brightness: a known,
-    monotone response to the stand-in editor's strength."""
-
-    def __init__(self, image_size: int = 128):
-        self.attributes, self.image_size = list(ATTRIBUTES), image_size
-
-    def predict(self, faces):
-        import torch
-
-        mean = faces.mean(dim=(1, 2, 3))
-        return torch.sigmoid(-30.0 * (mean[:, None] - 0.17)).expand(-1, len(self.attributes))
 
 
 def target_scrubber() -> Scrubber:

@@ -9,9 +9,9 @@ import pytest
 from conftest_faces import ATTRIBUTES, astronaut, make_scrubber, two_faces
 from PIL import Image
 
+from infoscrub.entropy import entropy_bits
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces import identity as faces_identity
-from infoscrub.scrubber import entropy_bits
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_with_dlib_an_unchanged_face_is_the_same_person() -> None:
     from infoscrub.scrubber import Scrubber
 
     base = make_scrubber(real_editor=True)  # an untrained generator is the identity
-    checked = Scrubber(base.editor, base.attacker, identity=True)
+    checked = Scrubber(base.editor, base.attacker, identity=faces_identity.PerThreadEmbedder())
     _, report = checked.scrub(astronaut(), attributes=["Male"])
     entry = report["faces"][0]["identity"]
     assert entry["same_person"] and entry["distance"] < 0.1

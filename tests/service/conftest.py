@@ -45,7 +45,8 @@ def serving(app, **config):
 def server_url():
     from conftest_faces import make_scrubber
 
-    from infoscrub.service.app import ServiceLimits, create_app
+    from infoscrub.service.app import create_app
+    from infoscrub.service.guards import ServiceLimits
 
     limits = ServiceLimits(max_upload_bytes=2 * 2**20, max_pixels=4_000_000, max_waiting=8)
     with serving(create_app(make_scrubber(), limits)) as url:
@@ -57,7 +58,8 @@ def album_server_url():
     """A server whose scrubber groups faces with the stand-in embedder (albums of 3 at most)."""
     from conftest_faces import ColourEmbedder, make_scrubber
 
-    from infoscrub.service.app import ServiceLimits, create_app
+    from infoscrub.service.app import create_app
+    from infoscrub.service.guards import ServiceLimits
 
     scrubber = make_scrubber()
     scrubber.identity = ColourEmbedder()

@@ -18,7 +18,8 @@ import pytest
 from conftest import serving
 from conftest_faces import astronaut, encode, make_scrubber
 
-from infoscrub.service.app import ServiceLimits, create_app, static_dir
+from infoscrub.service.app import create_app, static_dir
+from infoscrub.service.guards import ServiceLimits
 
 BOUNDARY = b"abuse-boundary"
 

@@ -54,14 +54,14 @@ def test_bad_album_requests_say_why(album_server_url: str, photos, fields, statu
 
 
 def test_without_face_recognition_an_album_is_not_offered(server_url: str, monkeypatch) -> None:
-    from infoscrub import album
+    from infoscrub import consistent_album
     from infoscrub.errors import InfoscrubError
     from infoscrub.faces import identity
 
     def missing():
         raise InfoscrubError(identity.MISSING)
 
-    monkeypatch.setattr(album, "shared_embedder", missing)
+    monkeypatch.setattr(consistent_album, "shared_embedder", missing)
     monkeypatch.setattr(identity, "available", lambda: False)
     assert httpx.get(f"{server_url}/v1/attributes").json()["album"] is False
     reply = post_album(server_url, album_photos()[:1])

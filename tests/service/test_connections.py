@@ -14,7 +14,8 @@ import pytest
 from conftest import serving
 from conftest_faces import make_scrubber
 
-from infoscrub.service.app import ServiceLimits, create_app
+from infoscrub.service.app import create_app
+from infoscrub.service.guards import ServiceLimits
 from infoscrub.service.connections import http_protocol
 
 HEADER_TIMEOUT = 1.0

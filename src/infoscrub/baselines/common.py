@@ -1,7 +1,9 @@
-"""Pieces the baseline editors share: checkpoint reading, edit checks, current values."""
+"""Pieces the baseline editors share: checkpoint checks, edit checks, current values."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +11,33 @@ import torch
 
 from infoscrub.edit_request import check_edit_request
 from infoscrub.errors import InfoscrubError
-from infoscrub.storage.checkpoints import load_checkpoint
+from infoscrub.storage.weights import check_networks
 
-def read_baseline_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
-    """A training checkpoint of ``kind`` (``.pt``); exported weights are not made for baselines."""
+
+def baseline_checkpoint_path(path: str | Path) -> Path:
+    """A baseline's training checkpoint (``.pt``; a run folder means its checkpoint.pt):
+    exported weights are not made for baselines."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    return load_checkpoint(path, kind)
+    return path / "checkpoint.pt" if path.is_dir() else path
+
+
+def check_baseline_state(path: Path, kind: str, state: dict[str, Any]) -> None:
+    """What a baseline's builder reads without checking: its networks (present, finite) and
+    the config's model section."""
+    check_networks(path, kind, state["models"])
+    if not isinstance(state["config"].get("model"), dict):
+        raise InfoscrubError(f"{path}: config has no model section")
+
+
+@contextmanager
+def building(path: Path, kind: str) -> Iterator[None]:
+    """A config that builds nothing (a negative width, a size the network cannot halve) is
+    one line naming the file, not a traceback."""
+    try:
+        yield
+    except (ValueError, TypeError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InfoscrubError(f"{path}: its config does not build a {kind} model ({detail})") from None
 
 
 def check_edit_args(name: str, mode: str, strength: float) -> float:

@@ -62,11 +62,11 @@ class ScrubActor:
     def __init__(self, options: ScrubOptions, weights: dict[str, Any], threads: int, dst: str, key: str,
                  run: str, album: Any = None, reported: frozenset[str] | None = None,
                  photo_seconds: float | None = None):
-        """``album``: the collection's ``bulk.album.AlbumPlan`` (each person one edit), or None.
+        """``album``: the collection's ``bulk.album_plan.AlbumPlan`` (each person one edit), or None.
         ``reported``: the earlier runs that wrote their report; a photo finished by any other
         (a run killed before its report) is reported by this run with its rows as they were.
         ``photo_seconds``: the time limit of one photo."""
-        from infoscrub.bulk.album import load_scrubber
+        from infoscrub.bulk.album_plan import load_scrubber
 
         # this actor's share of the cores, no more
         self.scrubber = load_scrubber(weights, threads)
@@ -75,7 +75,7 @@ class ScrubActor:
         self.options = replace(options, force=True)
         self.dst, self.key, self.run, self.album = Path(dst), key, run, album
         self.reported, self.photo_seconds = reported, photo_seconds
-        self.chosen = list(options.attributes)
+        self.chosen = list(options.request.attributes)
 
     def __call__(self, batch: dict[str, Any]):
         import pyarrow as pa
@@ -134,13 +134,12 @@ class ScrubActor:
     def scrub_in_album(self, source: str, relative: str, key: str, data: bytes) -> dict[str, Any]:
         """The photo with the album's edit for each of its people (``key``: its relative path
         as shown, the album's key)."""
-        from infoscrub.album import AlbumScrub
+        from infoscrub.consistent_album import AlbumScrub
 
         if key not in self.album.faces:
             reason = self.album.errors.get(key, "it was not there")
             return {"input": source, "output": None, "status": "error",
                     "error": f"not part of the album: when the album was read, {reason}"}
-        job = AlbumScrub(self.scrubber, self.album.photo_album(key), self.chosen, self.options.mode,
-                         self.options.strength, plan=self.album.plan)
+        job = AlbumScrub(self.scrubber, self.album.photo_album(key), self.options.request, plan=self.album.plan)
         return scrub_album_file(job, 0, Path(source), self.dst / relative, self.options, data=data,
                                 digest=self.album.sha256.get(key)).entry

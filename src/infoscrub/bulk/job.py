@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infoscrub.album import album_report
+from infoscrub.consistent_album import album_report
 from infoscrub.bulk.actor import ScrubActor
-from infoscrub.bulk.album import (
+from infoscrub.bulk.album_plan import (
     AlbumPlan,
     FaceReader,
     MixSummer,
@@ -52,7 +52,7 @@ class BulkSettings:
     batch_size: int = 4  # photos per actor call
     address: str | None = None  # an existing Ray cluster; None: a local one
     identity: bool = False  # check that edited faces are still the same person (identity extra)
-    album: bool = False  # the collection is one album: each person one edit (bulk.album)
+    album: bool = False  # the collection is one album: each person one edit (bulk.album_plan)
     album_threshold: float = 0.6  # face-recognition distance below which two faces are one person
     max_retries: int = 3  # an actor that dies is restarted and its photos retried, this often
     force: bool = False  # replace files in DST that bulk did not write (never a source photo)
@@ -65,7 +65,7 @@ class BulkSettings:
                                  "GPUs per actor 0 or more")
         if self.photo_seconds is not None and not self.photo_seconds > 0:
             raise InfoscrubError("the per-photo time limit must be above 0 seconds")
-        if self.album and (self.options.target is not None or self.options.aligned or self.options.faces):
+        if self.album and (self.options.request.target is not None or self.options.aligned or self.options.faces):
             raise InfoscrubError("an album gives every person one edit: --target and --aligned do not apply")
         if self.album:
             check_threshold(self.album_threshold, "the album threshold")
@@ -177,18 +177,18 @@ def map_actors(ray, blocks: list, actor: type, args: tuple, settings: BulkSettin
 
 def plan_album(ray, blocks: list, settings: BulkSettings, weights: dict[str, Any], threads: int, editor,
                progress: bool) -> AlbumPlan:
-    """Passes 1-3 of ``bulk.album``: read every face, group the people, their edits."""
+    """Passes 1-3 of ``bulk.album_plan``: read every face, group the people, their edits."""
     import pyarrow as pa
 
-    options = settings.options
-    if options.mode == "obfuscate":  # before any pass, not inside an actor of the third
+    options, request = settings.options, settings.options.request
+    if request.mode == "obfuscate":  # before any pass, not inside an actor of the third
         require_mixer(editor)
     if progress:
         print("album: reading every face of the collection", file=sys.stderr)
     faces = pa.concat_tables(list(map_actors(ray, blocks, FaceReader, (weights, threads, options.max_pixels),
                                              settings)), promote_options="default")
-    plan = plan_from_faces(faces, list(options.attributes), options.mode, settings.album_threshold, editor)
-    if options.mode == "obfuscate" and plan.plan.people:
+    plan = plan_from_faces(faces, list(request.attributes), request.mode, settings.album_threshold, editor)
+    if request.mode == "obfuscate" and plan.plan.people:
         if progress:
             print(f"album: the mixing maps of {len(plan.plan.people)} people", file=sys.stderr)
         add_mixing(plan, map_actors(ray, blocks, MixSummer, (weights, threads, options.max_pixels, plan.plan,
@@ -198,10 +198,10 @@ def plan_album(ray, blocks: list, settings: BulkSettings, weights: dict[str, Any
 
 def write_album_report(plan: AlbumPlan, rows: list[dict[str, Any]], settings: BulkSettings, path: Path
                        ) -> dict[str, Any]:
-    """The people of the album (``album.album_report``) as JSON at ``path`` (beside the Parquet
+    """The people of the album (``consistent_album.album_report``) as JSON at ``path`` (beside the Parquet
     report's folder, not in it: readers take that folder as one dataset); returns the number
     of people and faces and the file."""
-    people = album_report(plan.album, plan.plan, plan.editor_attributes, settings.options.strength,
+    people = album_report(plan.album, plan.plan, plan.editor_attributes, settings.options.request.strength,
                           set(plan.album.ids()), judged_from_rows(plan, rows))
     people["unread"] = plan.errors
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ def settings_key(options: ScrubOptions, weights: list[str | None], identity: boo
     """What makes two outputs (and report rows) of one source the same: the edit settings,
     the weights' bytes (None: the bundled weights) and whether identity was checked."""
     chosen = asdict(options)
+    chosen.update(chosen.pop("request"))  # flat, as the options were: earlier runs' keys still match
     chosen.pop("force", None)
     chosen["identity"] = identity
     fingerprint = [file_digest(w) if w else "bundled" for w in weights]

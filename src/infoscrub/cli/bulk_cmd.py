@@ -64,14 +64,15 @@ def run_bulk_cmd(args: argparse.Namespace) -> int:
     from infoscrub.attributes import resolve_attributes
     from infoscrub.bulk import BulkSettings, run_bulk
     from infoscrub.cli.scrub_cmd import target_from_args
+    from infoscrub.edit_request import EditRequest
     from infoscrub.errors import InfoscrubError
     from infoscrub.photo_job import ScrubOptions
 
     args.faces = None
     target = target_from_args(args)
-    options = ScrubOptions(attributes=resolve_attributes(args.attributes), mode=args.mode,
-                           strength=1.0 if args.strength is None else args.strength, target=target,
-                           aligned=args.aligned, copy_faceless=args.copy_faceless,
+    request = EditRequest(resolve_attributes(args.attributes), mode=args.mode,
+                          strength=1.0 if args.strength is None else args.strength, target=target)
+    options = ScrubOptions(request, aligned=args.aligned, copy_faceless=args.copy_faceless,
                            max_pixels=int(args.max_megapixels * 1e6))
     settings = BulkSettings(options=options, checkpoint=args.checkpoint, attacker=args.attacker,
                             device=args.device, actors=args.actors, cpus_per_actor=args.cpus_per_actor,

@@ -128,6 +128,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
+    from infoscrub.edit_request import EditRequest
     from infoscrub.photo_io import write_bytes_atomic
     from infoscrub.photo_job import ScrubOptions, scrub_album_files, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
@@ -159,8 +160,8 @@ def run_scrub(args: argparse.Namespace) -> int:
                              identity=False if args.no_identity else None)
     attributes = resolve_attributes(args.attributes, scrubber.attributes)
 
-    options = ScrubOptions(attributes=attributes, mode=args.mode, strength=strength, target=target,
-                           faces=args.faces, aligned=args.aligned, copy_faceless=args.copy_faceless,
+    request = EditRequest(attributes, mode=args.mode, strength=strength, target=target)
+    options = ScrubOptions(request, faces=args.faces, aligned=args.aligned, copy_faceless=args.copy_faceless,
                            force=args.force, max_pixels=max_pixels)
     entries: list[dict] = []
     failures: list[str] = []
@@ -258,7 +259,7 @@ def target_from_args(args: argparse.Namespace):
             raise InfoscrubError("--target-after needs --target")
         return None
     from infoscrub.sharing import CHANNELS
-    from infoscrub.targeting import Target
+    from infoscrub.edit_request import Target
 
     if args.strength is not None:
         raise InfoscrubError("--target chooses the strength per face; drop --strength")

@@ -54,7 +54,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from infoscrub.errors import InfoscrubError
     from infoscrub.scrubber import Scrubber
-    from infoscrub.service.app import LOOPBACK_HOSTS, ServiceLimits, configure_threads, create_app
+    from infoscrub.service.app import create_app
+    from infoscrub.service.guards import LOOPBACK_HOSTS, ServiceLimits, configure_threads
     from infoscrub.service.connections import http_protocol
 
     if not 0 < args.port < 65536:

@@ -21,13 +21,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from infoscrub.attributes import DEFAULT_ATTRIBUTES
 from infoscrub.errors import InfoscrubError
 from infoscrub.kinds import KINDS
-from infoscrub.evaluation.report import metric_at
+from infoscrub.evaluation.summaries import inversion
+from infoscrub.evaluation.summary import EvaluationSummary
 
 DASH = "–"
 EDIT_PATHS = ("label_free", "labelled")
@@ -47,6 +49,22 @@ class Evaluated:
     method: str = ""  # paper method this row corresponds to (StarGAN, IcGAN, InfoScrub) or ""
     variant: str | None = None  # Stage I variant (Table 2 row) or None
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def summary(self) -> EvaluationSummary:
+        """Its results, read by name."""
+        return EvaluationSummary.from_json(self.metrics)
+
+
+def record_at(record: dict[str, Any], *keys: str) -> Any:
+    """A setting of a metrics.json record (``record_at(m, 'data', 'seed')``), or None where a
+    level is missing."""
+    value: Any = record
+    for k in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(k)
+    return value
 
 
 def find_metrics(source: str | Path) -> Path:
@@ -174,8 +192,8 @@ PATH_KEYS = (("adversary", "checkpoint"), ("data", "root"))
 def protocol_value(row: Evaluated, keys: tuple[str, ...], by_content: bool) -> Any:
     """What must agree for ``keys``: the adversary's content hash, a resolved path, or the value."""
     if keys == ("adversary", "checkpoint") and by_content:
-        return metric_at(row.metrics, "adversary", "sha256")
-    value = metric_at(row.metrics, *keys)
+        return record_at(row.metrics, "adversary", "sha256")
+    value = record_at(row.metrics, *keys)
     if keys in PATH_KEYS and isinstance(value, str):
         return str(Path(value).resolve())
     return value
@@ -184,12 +202,12 @@ def protocol_value(row: Evaluated, keys: tuple[str, ...], by_content: bool) -> A
 def protocol_differences(rows: list[Evaluated]) -> list[str]:
     """Protocol settings that differ between the compared evaluations."""
     notes = []
-    by_content = all(metric_at(r.metrics, "adversary", "sha256") for r in rows)
+    by_content = all(record_at(r.metrics, "adversary", "sha256") for r in rows)
     for keys in PROTOCOL_KEYS:
         values = {json.dumps(protocol_value(r, keys, by_content)) for r in rows}
         if len(values) > 1:
             notes.append(f"{'.'.join(keys)} differs: " + ", ".join(
-                f"{r.name}: {metric_at(r.metrics, *keys)}" for r in rows))
+                f"{r.name}: {record_at(r.metrics, *keys)}" for r in rows))
     return notes
 
 
@@ -201,13 +219,13 @@ def inversion_table(rows: list[Evaluated], attrs: list[str], path: str, subset: 
     table: dict[str, Any] = {}
     for metric, _ in METRICS:
         entries = []
-        real = [metric_at(rows[0].metrics, "per_attribute", a, "inversion", "real", subset, metric) for a in attrs]
+        real_rate = inversion.rate("real", subset, metric)
+        real = [rows[0].summary.value(real_rate, a) for a in attrs]
         for r in rows[1:]:  # Real comes from the first run that has the attribute
-            real = [v if v is not None else metric_at(r.metrics, "per_attribute", a, "inversion", "real", subset, metric)
-                    for v, a in zip(real, attrs)]
+            real = [v if v is not None else r.summary.value(real_rate, a) for v, a in zip(real, attrs)]
         entries.append({"row": "Real", "source": "measured", "values": real, "mean": _mean(real)})
         for r in rows:
-            vals = [metric_at(r.metrics, "per_attribute", a, "inversion", path, subset, metric) for a in attrs]
+            vals = [r.summary.value(inversion.rate(path, subset, metric), a) for a in attrs]
             entries.append({"row": r.name, "source": "measured", "values": vals, "mean": _mean(vals)})
         if with_paper:
             for method in ("IcGAN", "StarGAN", "InfoScrub"):
@@ -229,7 +247,7 @@ def ablation_table(rows: list[Evaluated], attrs: list[str], path: str) -> list[d
     for variant in ("d_attr", "d_attr_at", "bidirectional"):
         for r in variants:
             if r.variant == variant:
-                vals = [metric_at(r.metrics, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs]
+                vals = [r.summary.value(inversion.rate(path, "correct", "acc"), a) for a in attrs]
                 entries.append({"row": r.name, "variant": variant, "source": "measured", "values": vals,
                                 "mean": _mean(vals)})
     for variant, name in (("d_attr", "Paper: D_attr"), ("d_attr_at", "Paper: D_attr + AT"),
@@ -244,18 +262,16 @@ def summary_table(rows: list[Evaluated], attrs: list[str], path: str) -> list[di
 
     out = []
     for r in rows:
-        m = r.metrics
-        privacy = _mean([metric_at(m, "per_attribute", a, "inversion", path, "correct", "acc") for a in attrs
-                         if a in m["attributes"]])
-        privacy_all = _mean([metric_at(m, "per_attribute", a, "inversion", path, "all", "acc") for a in attrs
-                             if a in m["attributes"]])
+        m, s = r.metrics, r.summary
+        privacy = _mean([s.value(inversion.rate(path, "correct", "acc"), a) for a in attrs if a in s.attributes])
+        privacy_all = _mean([s.value(inversion.rate(path, "all", "acc"), a) for a in attrs if a in s.attributes])
         out.append({
-            "row": r.name, "kind": metric_at(m, "model", "kind"), "variant": metric_at(m, "model", "variant"),
-            "steps": metric_at(m, "model", "steps"), "privacy": privacy, "privacy_all": privacy_all,
-            "utility": metric_at(m, "mean", "utility", path),
-            "l1": metric_at(m, "mean", "fidelity", path, "l1"), "psnr": metric_at(m, "mean", "fidelity", path, "psnr"),
+            "row": r.name, "kind": record_at(m, "model", "kind"), "variant": record_at(m, "model", "variant"),
+            "steps": record_at(m, "model", "steps"), "privacy": privacy, "privacy_all": privacy_all,
+            "utility": s.value(f"utility/{path}"),
+            "l1": s.value(f"fidelity/{path}/l1"), "psnr": s.value(f"fidelity/{path}/psnr"),
             "fid": m.get("fid") if path == "label_free" else None,
-            "fid_images": metric_at(m, "fid_info", "n_edited"),
+            "fid_images": record_at(m, "fid_info", "n_edited"),
             "paper_fid": P.PAPER_FID.get(r.method) if r.method else None,
             "source": str(r.source),
         })
@@ -269,11 +285,12 @@ def build_comparison(sources: list[str], path: str = "label_free") -> dict[str, 
     attrs = column_attributes(rows)
     return {
         "format": "infoscrub-comparison", "version": 1, "path": path, "attributes": attrs,
-        "runs": [{"name": r.name, "source": str(r.source), "kind": metric_at(r.metrics, "model", "kind"),
-                  "variant": metric_at(r.metrics, "model", "variant"), "checkpoint": metric_at(r.metrics, "model", "checkpoint")}
+        "runs": [{"name": r.name, "source": str(r.source), "kind": record_at(r.metrics, "model", "kind"),
+                  "variant": record_at(r.metrics, "model", "variant"),
+                  "checkpoint": record_at(r.metrics, "model", "checkpoint")}
                  for r in rows],
         "protocol_differences": protocol_differences(rows),
-        "protocol": {".".join(k): metric_at(rows[0].metrics, *k) for k in PROTOCOL_KEYS},
+        "protocol": {".".join(k): record_at(rows[0].metrics, *k) for k in PROTOCOL_KEYS},
         "table_a1": {subset: inversion_table(rows, attrs, path, subset, subset == "correct") for subset in SUBSETS},
         "table_2": ablation_table(rows, attrs, path),
         "summary": summary_table(rows, attrs, path),

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 
+from infoscrub import entropy
 
 __all__ = ["entropy_bits", "inversion_rates", "accuracy", "psnr", "l1", "expected_calibration_error"]
 
@@ -79,9 +80,9 @@ def expected_calibration_error(p: np.ndarray | torch.Tensor, labels, bins: int =
 
 def entropy_bits(p):
     """Binary entropy in bits of p(present): 1 at p = 0.5, 0 at p in {0, 1}. Takes a tensor
-    (returns float32 of its shape) or a number (returns a float)."""
+    (returns float32 of its shape) or a number (returns a float, by ``infoscrub.entropy``)."""
     if not isinstance(p, torch.Tensor):
-        return float(entropy_bits(torch.tensor(float(p))))
+        return entropy.entropy_bits(p)
     p = p.double().clamp(1e-12, 1 - 1e-12)
     h = -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
     return torch.where((p <= 1e-12) | (p >= 1 - 1e-12), torch.zeros_like(h), h).float()

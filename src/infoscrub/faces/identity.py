@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -50,6 +51,13 @@ def available() -> bool:
         return importlib.util.find_spec("dlib") is not None
     except InfoscrubError:
         return False
+
+
+class Embedder(Protocol):
+    """What the identity check and the album grouping need: (N, 128) embeddings of aligned
+    crops (float [0, 1] or uint8) in the ``alignment`` convention."""
+
+    def embed(self, crops: np.ndarray | list[np.ndarray], alignment: str) -> np.ndarray: ...
 
 
 class IdentityEmbedder:
@@ -101,6 +109,25 @@ def shared_embedder() -> IdentityEmbedder:
     if embedder is None:
         embedder = _embedders.embedder = IdentityEmbedder()
     return embedder
+
+
+class PerThreadEmbedder:
+    """dlib's embedder of the calling thread (``shared_embedder``): one object that a
+    thread-safe ``Scrubber`` can hold."""
+
+    def embed(self, crops: np.ndarray | list[np.ndarray], alignment: str) -> np.ndarray:
+        return shared_embedder().embed(crops, alignment)
+
+
+def embedder_for(wanted: bool | None) -> Embedder | None:
+    """The identity check's embedder as the command line asks for it: True dlib's (the
+    extra's error now, not on the first face), None dlib's when the extra is installed,
+    False none."""
+    if wanted is None:
+        wanted = available()
+    elif wanted:
+        shared_embedder()
+    return PerThreadEmbedder() if wanted else None
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

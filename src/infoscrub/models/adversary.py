@@ -16,6 +16,9 @@ from torch import nn
 class AdversaryConfig:
     arch: str = "resnet18"
     width: int = 64  # ResNet base width (64 = torchvision's ResNet-18)
+    # 3: RGB faces. 4: faces with one more plane (the adaptive attacker given each face's
+    # edit strength, infoscrub.evaluation.adaptive)
+    in_channels: int = 3
 
 
 def build_adversary(num_attributes: int, cfg: AdversaryConfig = AdversaryConfig()) -> nn.Module:
@@ -23,9 +26,13 @@ def build_adversary(num_attributes: int, cfg: AdversaryConfig = AdversaryConfig(
 
     if cfg.arch != "resnet18":
         raise ValueError(f"unknown adversary architecture {cfg.arch!r}")
+    if cfg.in_channels < 1:
+        raise ValueError(f"an adversary needs at least one input channel, not {cfg.in_channels}")
     model = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_attributes, width_per_group=64)
     if cfg.width != 64:  # narrower variant for tests and CPU runs: rebuild with scaled widths
         model = _narrow_resnet18(num_attributes, cfg.width)
+    if cfg.in_channels != 3:
+        model.conv1 = nn.Conv2d(cfg.in_channels, model.conv1.out_channels, 7, 2, 3, bias=False)
     return model
 
 

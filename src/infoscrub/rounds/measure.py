@@ -12,8 +12,11 @@ import torch
 from infoscrub.config import config_to_dict
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
+from infoscrub.evaluation.collect import CollectOptions, collect
 from infoscrub.evaluation.paper_numbers import PAPER_SUMMARY
 from infoscrub.evaluation.realism import RealismResult, measure_realism, round_robin_edits
+from infoscrub.evaluation.summaries import adversary, fidelity, inversion, obfuscation, utility
+from infoscrub.evaluation.summary import EvaluationSummary, summarise
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models import UNetEditor
 from infoscrub.training.stage1 import inversion_grid
@@ -72,32 +75,25 @@ def _sample_grid(rnd: "Round", task2: Stage2Task, test: ImageSet) -> None:
     Image.fromarray(canvas.permute(1, 2, 0).numpy()).save(rnd.out / SAMPLES)
 
 
-def _evaluate(rnd: "Round", editor: Editor, judge: Attacker, test: ImageSet) -> dict[str, Any]:
-    from infoscrub.evaluation.protocol import collect, summarise
-
+def _evaluate(rnd: "Round", editor: Editor, judge: Attacker, test: ImageSet) -> EvaluationSummary:
     start = time.perf_counter()
-    col = collect(editor, judge, test, None, None, seed=0, batch_size=rnd.cfg.eval_batch_size, progress=False,
-                  paths=("label_free", "obfuscated") if editor.can_obfuscate else ("label_free",))
-    summary = summarise(col)
+    # the photo paths; collect drops 'obfuscated' for an editor without a mixer
+    options = CollectOptions(batch_size=rnd.cfg.eval_batch_size, paths=("label_free", "obfuscated"), progress=False)
+    summary = summarise(collect(editor, judge, test, options))
     rnd.timings["evaluate"] = time.perf_counter() - start
     return summary
 
 
-def round_metrics(rnd: "Round", summary: dict[str, Any], device_name: str) -> dict[str, Any]:
-    per = summary["per_attribute"]
-    mean = summary["mean"]
+def _entropy_bits(summary: EvaluationSummary, attribute: str) -> dict[str, Any] | None:
+    """Entropy before/after obfuscation on one attribute's subset (null without a mixer)."""
+    if summary.value(obfuscation.ENTROPY_AFTER, attribute) is None:
+        return None
+    return {"real": summary.value(obfuscation.ENTROPY_BEFORE, attribute),
+            "ours": summary.value(obfuscation.ENTROPY_AFTER, attribute),
+            "gain": summary.value(obfuscation.ENTROPY_GAIN, attribute)}
 
-    def per_attr(*keys: str) -> dict[str, Any]:
-        out = {}
-        for a, entry in per.items():
-            value: Any = entry
-            for k in keys:
-                value = value.get(k) if isinstance(value, dict) else None
-            out[a] = value
-        return out
 
-    obf = mean.get("obfuscation") or {}
-    entropy = (obf.get("all") or {}).get("entropy") or {}
+def round_metrics(rnd: "Round", summary: EvaluationSummary, device_name: str) -> dict[str, Any]:
     return {
         "round": rnd.info["rounds"],
         "device": device_name,
@@ -109,17 +105,17 @@ def round_metrics(rnd: "Round", summary: dict[str, Any], device_name: str) -> di
         "steps_total": rnd.info["steps"],
         # The held-out adversary's accuracy on the inverted attribute, label-free path, on the
         # test images it got right before editing (paper Table A1's Acc; lower is better).
-        "inversion_accuracy": per_attr("inversion", "label_free", "correct", "acc"),
-        "inversion_accuracy_mean": summary["privacy"],
-        "inversion_accuracy_all_mean": summary["privacy_all"],
-        "entropy_bits": {"before": entropy.get("real"), "after": entropy.get("ours"),
-                         "per_attribute": {a: ((e.get("obfuscation") or {}).get("all") or {}).get("entropy")
-                                           for a, e in per.items()}},
-        "utility": summary["utility"],  # accuracy on the attributes not edited, after inversion
-        "utility_unedited": (mean.get("utility") or {}).get("real"),
-        "l1": ((mean.get("fidelity") or {}).get("label_free") or {}).get("l1"),
-        "l1_obfuscated": ((mean.get("fidelity") or {}).get("obfuscated") or {}).get("l1"),
-        "heldout_accuracy_real": per_attr("adversary", "accuracy"),
+        "inversion_accuracy": summary.per(inversion.ACCURACY),
+        "inversion_accuracy_mean": summary.privacy,
+        "inversion_accuracy_all_mean": summary.privacy_all,
+        "entropy_bits": {"before": summary.value(obfuscation.ENTROPY_BEFORE),
+                         "after": summary.value(obfuscation.ENTROPY_AFTER),
+                         "per_attribute": {a: _entropy_bits(summary, a) for a in summary.attributes}},
+        "utility": summary.utility,  # accuracy on the attributes not edited, after inversion
+        "utility_unedited": summary.value(utility.UNEDITED),
+        "l1": summary.value(fidelity.L1),
+        "l1_obfuscated": summary.value(fidelity.L1_OBFUSCATED),
+        "heldout_accuracy_real": summary.per(adversary.ACCURACY),
         "paper": PAPER_SUMMARY,  # what the paper reports, beside every round's numbers
         "seconds": {k: round(v, 1) for k, v in rnd.timings.items()},
         "config": config_to_dict(rnd.cfg),

@@ -69,9 +69,14 @@ def read_networks(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, A
         check_info(path, info)
         if info["kind"] not in kinds:
             raise InfoscrubError(f"{path} holds {info['kind']} weights; expected {' or '.join(kinds)}")
-    else:
-        state = load_checkpoint(path, kinds)
-        info, nets = checkpoint_info(state), shipped_networks(state["models"])
+        check_networks(path, info["kind"], nets)
+        return info, nets
+    return checkpoint_networks(path, load_checkpoint(path, kinds))
+
+
+def checkpoint_networks(path: Path, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    """``read_networks``' view of a checkpoint already read (``load_checkpoint``)."""
+    info, nets = checkpoint_info(state), shipped_networks(state["models"])
     check_networks(path, info["kind"], nets)
     return info, nets
 

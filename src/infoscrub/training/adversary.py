@@ -192,7 +192,8 @@ class AdversaryTask:
             cells = values[:, None, None, :].expand(-1, 3, height, -1)
             return F.interpolate(cells, size=(height, size), mode="nearest") * 2.0 - 1.0
 
-        tiles = torch.cat([x.float(), strip(p), strip(labels.float())], 2)
+        faces = x.float()[:, :3]  # the picture of a face given extra planes (the strength)
+        tiles = torch.cat([faces, strip(p), strip(labels.float())], 2)
         return to_uint8(make_grid(tiles, nrow=len(x), padding=2, pad_value=1.0))
 
 

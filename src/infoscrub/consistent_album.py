@@ -7,7 +7,7 @@ or step by step, to check and correct who is who before anything is edited:
     album = find_people(scrubber, photos, names=["a.jpg", "b.jpg"])   # detect, embed, group
     album.people()                  # who was found, in which photos
     album.merge(0, 2); album.name(1, "Ana")
-    job = AlbumScrub(scrubber, album, ["Eyeglasses"], mode="obfuscate")
+    job = AlbumScrub(scrubber, album, EditRequest(["Eyeglasses"], mode="obfuscate"))
     edited, photo_report = job.scrub(0, photos[0])    # photo by photo (any order)
     report = job.report()           # the people, their photos, the outcome per person
 
@@ -19,32 +19,30 @@ person, what an attacker believes who averages over all their photos in the albu
 
 Memory: per face, its aligned crop at the model's size (float16) and its embedding; the
 photos themselves are not kept, so a caller reading files can decode each photo twice
-(once to find the people, once to scrub) instead of holding the album in memory.
+(once to find the people, once to scrub) instead of holding the album in memory: that is
+``scrub_album_in_two_passes``, the one path behind ``scrub --album`` (``photo_job``), the
+service's ``/v1/album`` and ``scrub_album``, each giving its photos as ``AlbumPhotos``.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from infoscrub.attributes import resolve_attributes
 from infoscrub.consistency import PersonEdits, edit_people, plan_person_edits
-from infoscrub.edit_request import check_edit_request
+from infoscrub.edit_request import EditRequest
 from infoscrub.editing import require_mixer
+from infoscrub.entropy import entropy_bits
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.metrics import entropy_bits
+from infoscrub.faces.crops import identity_crops
 from infoscrub.faces.detect import Face
-from infoscrub.faces.identity import (
-    THRESHOLD,
-    check_threshold,
-    group_faces,
-    shared_embedder,
-)
-from infoscrub.photo_io import Photo
-from infoscrub.scrubber import Scrubber, as_photo, from_model, identity_crops, to_model
+from infoscrub.faces.identity import THRESHOLD, Embedder, check_threshold, group_faces, shared_embedder
+from infoscrub.photo_io import Photo, as_photo
+from infoscrub.scrubber import FoundFaces, Scrubber, from_model, to_model
 
 
 @dataclass
@@ -122,14 +120,19 @@ class Album:
         return out
 
 
+def grouping_embedder(scrubber: Scrubber) -> Embedder:
+    """What groups an album's faces: the scrubber's identity embedder when it has one, else
+    dlib's (the identity extra's error when it is not installed)."""
+    return scrubber.identity or shared_embedder()
+
+
 class PeopleFinder:
     """Reads an album photo by photo: faces, aligned crops, identity embeddings; ``album``
     groups them."""
 
-    def __init__(self, scrubber: Scrubber, embedder: Any | None = None):
+    def __init__(self, scrubber: Scrubber, embedder: Embedder | None = None):
         self.scrubber = scrubber
-        # the identity check's embedder when the scrubber has one, else dlib's (the extra)
-        self.embedder = embedder or scrubber.identity_embedder() or shared_embedder()
+        self.embedder = embedder or grouping_embedder(scrubber)
         self.photos: list[str] = []
         self.faces: list[AlbumFace] = []
         self.crops: list[np.ndarray] = []
@@ -137,18 +140,17 @@ class PeopleFinder:
 
     def add(self, name: str, photo: Photo) -> int:
         """Read one photo; returns the number of faces found in it."""
-        found, matrices, crops = self.scrubber.locate(photo)
+        located = self.scrubber.locate(photo)
         number = len(self.photos)
         self.photos.append(name)
-        if found:
-            size = int(self.scrubber.editor.image_size)
-            vectors = self.embedder.embed(identity_crops(photo.rgb, matrices, size),
-                                          str(self.scrubber.editor.alignment))
-            for index, (face, crop, vector) in enumerate(zip(found, crops, vectors)):
+        if located.faces:
+            vectors = self.embedder.embed(identity_crops(photo.rgb, located.matrices, self.scrubber.size),
+                                          self.scrubber.alignment)
+            for index, (face, crop, vector) in enumerate(zip(located.faces, located.crops, vectors)):
                 self.faces.append(AlbumFace(number, index, face))
                 self.crops.append(crop.astype(np.float16))
                 self.embeddings.append(np.asarray(vector, np.float32))
-        return len(found)
+        return len(located.faces)
 
     def skip(self, name: str) -> None:
         """A photo that could not be read keeps its place (and has no faces)."""
@@ -164,28 +166,28 @@ class PeopleFinder:
 
 
 def find_people(scrubber: Scrubber, photos: Iterable[Any], names: Sequence[str] | None = None,
-                threshold: float = THRESHOLD, embedder: Any | None = None) -> Album:
+                threshold: float = THRESHOLD, embedder: Embedder | None = None) -> Album:
     """Every face of every photo (Photo, PIL image or RGB array), grouped into people."""
-    finder = PeopleFinder(scrubber, embedder)
-    for k, image in enumerate(photos):
-        finder.add(names[k] if names is not None else f"photo {k}", as_photo(image)[0])
-    return finder.album(threshold)
+    album, _ = read_people(scrubber, PhotosInMemory(list(photos), names), threshold, embedder)
+    return album
 
 
 class AlbumScrub:
     """One person, one outcome: plans each chosen person's edit from all their faces, then
     scrubs the album's photos one at a time with it."""
 
-    def __init__(self, scrubber: Scrubber, album: Album, attributes: str | Sequence[str],
-                 mode: str = "invert", strength: float = 1.0, people: Sequence[int | str] | None = None,
-                 plan: PersonEdits | None = None):
-        """``plan``: the people's edits, already made (``bulk`` makes it across machines);
-        None: made here from the album's crops."""
+    def __init__(self, scrubber: Scrubber, album: Album, request: EditRequest,
+                 people: Sequence[int | str] | None = None, plan: PersonEdits | None = None):
+        """``request``: its target does not apply (every person is edited alike); ``people``:
+        the people to edit (None: everyone); ``plan``: the people's edits, already made
+        (``bulk`` makes it across machines); None: made here from the album's crops."""
         import torch
 
-        self.scrubber, self.album, self.mode = scrubber, album, mode
-        self.chosen = resolve_attributes(attributes, scrubber.editor.attributes)
-        self.strength = check_edit_request(mode, strength)
+        if request.target is not None:
+            raise InfoscrubError("an album edits every person alike: a target strength does not apply")
+        self.scrubber, self.album, mode = scrubber, album, request.mode
+        self.request = scrubber.check_request(request)
+        self.chosen, self.strength = list(self.request.attributes), self.request.strength
         if mode == "obfuscate":  # also when the plan was made elsewhere
             require_mixer(scrubber.editor)
         self.selected = set(album.ids()) if people is None else {album.person_id(p) for p in people}
@@ -213,20 +215,19 @@ class AlbumScrub:
                                  [people[i] for i in selected], self.plan, self.strength)
             return from_model(edited)
 
-        found = [self.album.faces[k].face for k in rows]
         # the identity check compares with the faces' embeddings made when the album was read
-        reuse = self.album.embedder is not None and self.album.embedder is self.scrubber.identity_embedder()
+        reuse = self.album.embedder is not None and self.album.embedder is self.scrubber.identity
         known = [self.album.embeddings[k] for k in rows] if reuse else None
-        edited, report = self.scrubber.scrub_found(photo, self.chosen, self.mode, self.strength, found, wanted, edit,
-                                                   known)
-        for k, face in zip(rows, report["faces"]):
-            pid = int(self.album.person[k])
-            face["person"] = pid
-            if pid in self.album.names:
-                face["person_name"] = self.album.names[pid]
-            self.judged[k] = face.get("attacker", {})
-        report["photo"] = self.album.photos[number]
-        return back(edited), report
+        found = FoundFaces([self.album.faces[k].face for k in rows], edit, known)
+        edited, report = self.scrubber.scrub_found(photo, self.request, wanted, found)
+        for k, face in zip(rows, report.faces):
+            face.person = int(self.album.person[k])
+            face.person_name = self.album.names.get(face.person)
+        report.photo = self.album.photos[number]
+        entry = report.to_dict()
+        for k, face in zip(rows, entry["faces"]):
+            self.judged[k] = face.get("attacker", {})  # rounded, as the photo's report says
+        return back(edited), entry
 
     def report(self) -> dict[str, Any]:
         """The album's people and the outcome per person (``album_report``), with the report
@@ -270,16 +271,85 @@ def album_report(album: Album, plan: PersonEdits, editor_attributes: list[str], 
             "photos": len(album.photos), "faces": len(album.faces), "people": people}
 
 
+class AlbumPhotos(ABC):
+    """An album's photos as one flow reads them and keeps its results: files written to
+    disk, uploads answered in JSON, images in memory. ``names``: one per photo, in order."""
+
+    names: list[str]
+
+    @abstractmethod
+    def read(self, number: int) -> Photo | None:
+        """Pass 1: photo ``number``; None when it cannot be read (it keeps its place in the
+        album, with no faces, and is not scrubbed); an exception stops the album."""
+
+    def check(self, album: Album) -> None:
+        """Between the passes: the people as found, before any edit is planned (a flow may
+        refuse an album here)."""
+
+    @abstractmethod
+    def scrub(self, job: AlbumScrub, number: int) -> None:
+        """Pass 2: photo ``number``, read again, scrubbed with ``job`` (``job.scrub``) and
+        kept as the flow keeps its results."""
+
+
+def read_people(scrubber: Scrubber, photos: AlbumPhotos, threshold: float = THRESHOLD,
+                embedder: Embedder | None = None) -> tuple[Album, set[int]]:
+    """Pass 1: every photo's faces, grouped into people; and the numbers of the photos that
+    could not be read."""
+    finder = PeopleFinder(scrubber, embedder)
+    unread: set[int] = set()
+    for number, name in enumerate(photos.names):
+        photo = photos.read(number)
+        if photo is None:
+            finder.skip(name)
+            unread.add(number)
+        else:
+            finder.add(name, photo)
+    return finder.album(threshold), unread
+
+
+def scrub_album_in_two_passes(scrubber: Scrubber, photos: AlbumPhotos, request: EditRequest, *,
+                              threshold: float = THRESHOLD, people: Sequence[int | str] | None = None,
+                              album: Album | None = None) -> AlbumScrub:
+    """An album scrubbed so that each person gets one outcome, never all in memory: a first
+    pass finds and groups the people (``album``: already done), a second scrubs each photo
+    that could be read. Returns the job, whose ``report()`` is the album's."""
+    unread: set[int] = set()
+    if album is None:
+        album, unread = read_people(scrubber, photos, threshold)
+    photos.check(album)
+    job = AlbumScrub(scrubber, album, request, people)
+    for number in range(len(album.photos)):
+        if number not in unread:
+            photos.scrub(job, number)
+    return job
+
+
+class PhotosInMemory(AlbumPhotos):
+    """Images in memory (Photo, PIL image or RGB array); the results in the images' types."""
+
+    def __init__(self, images: list[Any], names: Sequence[str] | None = None):
+        self.images = images
+        self.names = list(names) if names is not None else [f"photo {k}" for k in range(len(images))]
+        self.results: list[tuple[Any, dict]] = []
+
+    def read(self, number: int) -> Photo:
+        return as_photo(self.images[number])[0]
+
+    def scrub(self, job: AlbumScrub, number: int) -> None:
+        self.results.append(job.scrub(number, self.images[number]))
+
+
 def scrub_album(scrubber: Scrubber, photos: Sequence[Any], attributes: str | Sequence[str], mode: str = "invert",
                 strength: float = 1.0, album: Album | None = None, people: Sequence[int | str] | None = None,
                 threshold: float = THRESHOLD, names: Sequence[str] | None = None) -> tuple[list[Any], dict]:
     """Scrub a whole album in memory: (edited images in the input's types, album report with
     the per-photo reports under 'photo_reports')."""
-    album = album or find_people(scrubber, photos, names, threshold)
-    if len(album.photos) != len(photos):
+    if album is not None and len(album.photos) != len(photos):
         raise InfoscrubError(f"the album was read from {len(album.photos)} photos, not {len(photos)}")
-    job = AlbumScrub(scrubber, album, attributes, mode, strength, people)
-    results = [job.scrub(k, image) for k, image in enumerate(photos)]
+    images = PhotosInMemory(list(photos), names)
+    job = scrub_album_in_two_passes(scrubber, images, EditRequest(attributes, mode, strength),
+                                    threshold=threshold, people=people, album=album)
     report = job.report()
-    report["photo_reports"] = [r for _, r in results]
-    return [image for image, _ in results], report
+    report["photo_reports"] = [r for _, r in images.results]
+    return [image for image, _ in images.results], report

@@ -6,7 +6,7 @@
    person's values from their readings (``consistency.values_from_codes``);
 3. to obfuscate, ``MixSummer``: the mixer's maps of each person's faces, made from the
    person's values and summed where the photos are; the driver averages them;
-4. ``actor.ScrubActor`` scrubs every photo with its people's edits (``album.AlbumScrub``
+4. ``actor.ScrubActor`` scrubs every photo with its people's edits (``consistent_album.AlbumScrub``
    with the plan), so each person gets one outcome across the collection.
 
 The plan depends on every photo (one photo more can change a person's majority), so passes
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from infoscrub.album import Album, AlbumFace, PeopleFinder
+from infoscrub.consistent_album import Album, AlbumFace, PeopleFinder
 from infoscrub.bulk.sources import row_paths
 from infoscrub.consistency import PersonEdits, values_from_codes
 from infoscrub.faces.detect import Face
@@ -118,7 +118,7 @@ class MixSummer:
             if not found:
                 continue
             _, photo = load_photo(Path(source), self.max_pixels)
-            _, crops = self.scrubber.align(photo, [face for face, _ in found])
+            crops = self.scrubber.align(photo, [face for face, _ in found]).crops
             with torch.inference_mode():
                 part, n = mixing_sums(self.scrubber.editor, to_model(crops, self.scrubber.device),
                                       [person for _, person in found], self.plan)
@@ -207,7 +207,7 @@ def add_mixing(album_plan: AlbumPlan, tables) -> None:
 
 
 def judged_from_rows(album_plan: AlbumPlan, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The report rows' beliefs per album face row, for ``album.album_report``."""
+    """The report rows' beliefs per album face row, for ``consistent_album.album_report``."""
     index = {(album_plan.album.photos[f.photo], f.index): k for k, f in enumerate(album_plan.album.faces)}
     judged: dict[int, dict[str, Any]] = {}
     for row in rows:

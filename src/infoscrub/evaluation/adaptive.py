@@ -1,0 +1,305 @@
+"""Privacy against an attacker who knows infoscrub: the adaptive attacker.
+
+The paper judges privacy with a fixed attacker trained on unedited faces. infoscrub and its
+weights are public, so a real attacker can scrub faces whose attributes it knows with the
+same model and train on them. Inversion is a deterministic map that such an attacker may
+learn back; obfuscation's randomness may hold better. This module measures it:
+
+1. scrub the training and test splits with the editor under a ``ScrubPolicy`` (the mode,
+   the strength or a random strength per face, a random subset of further attributes
+   flipped, noise on the obfuscation's mixing map);
+2. train a fresh attacker (a ResNet-18, the held-out adversary's recipe) on the scrubbed
+   training faces with their true labels, with every training face labelled and with only
+   a few (``budgets``: an attacker with few labelled victims);
+3. judge it on the scrubbed test faces, beside the fixed attacker on the same faces and
+   both on unedited faces. ``see_strength`` adds an attacker that is also given each face's
+   strength, as a fourth input plane.
+
+All the chosen attributes are scrubbed together on every face (a user hiding them all),
+and one multi-label attacker judges each of them; ``attributes`` can name one to study it
+alone. Accuracy is beside the majority-class rate of the test labels, the accuracy of an
+attacker that learnt nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from infoscrub.attributes import resolve_attributes
+from infoscrub.data.batches import seeded_generator, to_model_range, to_uint8
+from infoscrub.data.imageset import ImageSet
+from infoscrub.edit_request import MODES
+from infoscrub.errors import InfoscrubError
+from infoscrub.evaluation.adversary import evaluate_adversary
+from infoscrub.inference import Editor
+from infoscrub.models.adversary import AdversaryConfig
+from infoscrub.training.adversary import AdversaryTask, AdversaryTrainConfig
+from infoscrub.training.config import RunConfig
+from infoscrub.training.loop import fit, make_context
+
+
+@dataclass
+class ScrubPolicy:
+    """How each face is scrubbed: the product's settings, with its randomised defences."""
+
+    mode: str = "invert"
+    strength: float = 1.0
+    strength_low: float | None = None  # a random strength per face, uniform in [strength_low, strength]
+    extra_flip: float = 0.0  # each attribute not chosen is also inverted with this probability
+    alpha_noise: float = 0.0  # obfuscation: Gaussian noise of this std on the mixing map (clamped)
+
+    def check(self) -> None:
+        if self.mode not in MODES:
+            raise InfoscrubError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        low = self.strength if self.strength_low is None else self.strength_low
+        if not 0.0 <= low <= self.strength <= 1.0:
+            raise InfoscrubError(f"strengths must satisfy 0 <= low <= strength <= 1, got {low} and {self.strength}")
+        if not 0.0 <= self.extra_flip <= 1.0:
+            raise InfoscrubError(f"extra_flip is a probability, not {self.extra_flip}")
+        if self.alpha_noise < 0 or (self.alpha_noise and self.mode != "obfuscate"):
+            raise InfoscrubError("alpha_noise is a non-negative std and applies to obfuscation only")
+
+    @property
+    def randomised(self) -> bool:
+        return self.strength_low is not None or self.extra_flip > 0 or self.alpha_noise > 0
+
+    @property
+    def name(self) -> str:
+        """'invert', 'obfuscate, strength U[0.5, 1], 30% extra flips', ..."""
+        parts = [self.mode]
+        if self.strength_low is not None:
+            parts.append(f"strength U[{self.strength_low:g}, {self.strength:g}]")
+        elif self.strength != 1.0:
+            parts.append(f"strength {self.strength:g}")
+        if self.extra_flip:
+            parts.append(f"{self.extra_flip:.0%} extra flips")
+        if self.alpha_noise:
+            parts.append(f"mixing noise {self.alpha_noise:g}")
+        return ", ".join(parts)
+
+
+def _attacker_config() -> AdversaryTrainConfig:
+    # the report attacker's size on the CPU: about 3 minutes for 1,500 steps at 64 px
+    return AdversaryTrainConfig(model=AdversaryConfig(width=32),
+                                run=RunConfig(steps=1500, batch_size=64, log_every=500, sample_every=10**9,
+                                              checkpoint_every=10**9, progress=False))
+
+
+@dataclass
+class AdaptiveConfig:
+    policies: list[ScrubPolicy] = field(default_factory=lambda: [ScrubPolicy("invert"), ScrubPolicy("obfuscate")])
+    budgets: list[int] = field(default_factory=lambda: [100, 1000, 0])  # labelled training faces; 0 = all
+    see_strength: bool = False  # also an attacker given each face's strength (with all labels)
+    train_limit: int | None = None  # scrub only the first N training faces
+    attacker: AdversaryTrainConfig = field(default_factory=_attacker_config)
+    edit_batch: int = 128
+    seed: int = 0
+
+
+# ---- scrubbing a split -------------------------------------------------------------------
+
+@torch.no_grad()
+def scrub_split(editor: Any, images: torch.Tensor, attributes: list[str], policy: ScrubPolicy,
+                batch_size: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scrubbed uint8 images, the strength used per face) for uint8 faces (N, 3, S, S),
+    label-free, as a photo is scrubbed. The policy's randomness is a function of ``seed``."""
+    policy.check()
+    if (policy.extra_flip or policy.alpha_noise) and not isinstance(editor, Editor):
+        raise InfoscrubError("extra flips and mixing noise need an InfoScrub editor")
+    gen = seeded_generator(torch.device("cpu"), seed, 0xADA)
+    low = policy.strength if policy.strength_low is None else policy.strength_low
+    strengths = low + (policy.strength - low) * torch.rand(len(images), generator=gen)
+    chosen = set(attributes)
+    others = torch.tensor([a not in chosen for a in editor.attributes])
+    out = torch.empty_like(images)
+    for start in range(0, len(images), batch_size):
+        x = to_model_range(images[start:start + batch_size]).to(editor.device)
+        rows = len(x)
+        extra = None
+        if policy.extra_flip:
+            extra = (torch.rand(rows, len(others), generator=gen) < policy.extra_flip) & others
+        alpha = None
+        if policy.alpha_noise:
+            alpha = editor.mixing(x, attributes, extra=extra)
+            noise = torch.randn(alpha.shape, generator=gen).to(alpha.device) * policy.alpha_noise
+            alpha = (alpha + noise).clamp(0.0, 1.0)
+        kwargs = {} if extra is None and alpha is None else {"extra": extra, "alpha": alpha}
+        edited = editor.edit(x, attributes, mode=policy.mode, strength=1.0, **kwargs)
+        s = strengths[start:start + rows].to(x.device, x.dtype)[:, None, None, None]
+        out[start:start + rows] = to_uint8(x + s * (edited.float() - x)).cpu()
+    return out, strengths
+
+
+def with_strength_plane(images: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """Faces (N, 3, S, S) uint8 with a fourth plane holding each face's strength (0-255)."""
+    plane = (strengths * 255).round().clamp(0, 255).to(torch.uint8)
+    return torch.cat([images, plane[:, None, None, None].expand(-1, 1, *images.shape[2:])], 1)
+
+
+# ---- the attacker ------------------------------------------------------------------------
+
+def train_attacker(faces: ImageSet, attributes: list[str], cfg: AdversaryTrainConfig, work: Path) -> torch.nn.Module:
+    """A fresh attacker trained on ``faces`` (their labels are the truth it learns), the
+    held-out adversary's recipe (mixup, SGD, cosine) at ``cfg``'s size and steps."""
+    cfg = replace(cfg, model=replace(cfg.model, in_channels=int(faces.images.shape[1])))
+    cfg.data = replace(cfg.data, attributes=list(attributes), image_size=faces.size, alignment=faces.alignment)
+    batch = min(cfg.run.batch_size, len(faces))  # a budget of 100 faces still fills a batch
+    cfg.run = replace(cfg.run, batch_size=batch, progress=False)
+    ctx = make_context(cfg.run, list(attributes), faces.alignment, faces.size)
+    task = AdversaryTask(cfg, ctx)
+    fit(task, ctx, faces, cfg, work, report=lambda record: None)
+    return task.model.eval()
+
+
+def judge(model_or_attacker: Any, faces: ImageSet, attributes: list[str]) -> dict[str, dict[str, float]]:
+    """Per attribute: accuracy and balanced accuracy of an attacker on ``faces``."""
+    report = evaluate_adversary(model_or_attacker, faces, attributes)
+    return {name: {"accuracy": row["accuracy"], "balanced_accuracy": row["balanced_accuracy"]}
+            for name, row in report["per_attribute"].items()}
+
+
+def budget_subset(count: int, budget: int, seed: int) -> np.ndarray:
+    """The first ``budget`` faces of a seeded permutation (0 or more than there are: all)."""
+    order = np.random.default_rng([seed, 0xB0D]).permutation(count)
+    return np.sort(order[:budget] if 0 < budget < count else order)
+
+
+# ---- the whole measurement ----------------------------------------------------------------
+
+def evaluate_adaptive(editor: Any, fixed_attacker: Any, train: ImageSet, test: ImageSet,
+                      attributes: list[str] | None = None, cfg: AdaptiveConfig | None = None,
+                      work: str | Path | None = None, log=print) -> dict[str, Any]:
+    """The adaptive attacker's accuracy per policy, budget and attribute, beside the fixed
+    attacker's (``fixed_attacker``: an ``Attacker``), and both on unedited test faces."""
+    cfg = cfg or AdaptiveConfig()
+    attributes = resolve_attributes(attributes or list(editor.attributes), list(editor.attributes))
+    missing = [a for a in attributes if a not in fixed_attacker.attributes]
+    if missing:
+        raise InfoscrubError(f"the fixed attacker cannot judge {', '.join(missing)}")
+    if cfg.train_limit:
+        train = train.subset(np.arange(min(cfg.train_limit, len(train))))
+    for policy in cfg.policies:
+        policy.check()
+    with tempfile.TemporaryDirectory(prefix="adaptive-", dir=work) as tmp:
+        unedited = {"fixed": judge(fixed_attacker, test, attributes)}
+        log(f"adaptive: fixed attacker on unedited test faces: {_mean(unedited['fixed']):.3f}")
+        results = [_one_policy(editor, fixed_attacker, train, test, attributes, policy, cfg, Path(tmp), log)
+                   for policy in cfg.policies]
+    chance = {a: float(max(m, 1 - m)) for a, m in zip(attributes, test.targets(attributes).mean(0).tolist())}
+    return {"attributes": attributes, "train_faces": len(train), "test_faces": len(test),
+            "attacker": {"width": cfg.attacker.model.width, "steps": cfg.attacker.run.steps,
+                         "batch_size": cfg.attacker.run.batch_size},
+            "chance": chance, "unedited": unedited, "policies": results}
+
+
+def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attributes: list[str],
+                policy: ScrubPolicy, cfg: AdaptiveConfig, work: Path, log) -> dict[str, Any]:
+    train_images, train_strengths = scrub_split(editor, train.images, attributes, policy, cfg.edit_batch, cfg.seed)
+    test_images, test_strengths = scrub_split(editor, test.images, attributes, policy, cfg.edit_batch, cfg.seed + 1)
+    scrubbed_train, scrubbed_test = replace(train, images=train_images), replace(test, images=test_images)
+    entry: dict[str, Any] = {"policy": asdict(policy), "name": policy.name,
+                             "fixed": judge(fixed_attacker, scrubbed_test, attributes), "adaptive": {}}
+    log(f"adaptive [{policy.name}]: fixed attacker on scrubbed faces {_mean(entry['fixed']):.3f}")
+    for budget in cfg.budgets:
+        rows = budget_subset(len(train), budget, cfg.seed)
+        model = train_attacker(scrubbed_train.subset(rows), attributes, cfg.attacker, work / f"{policy.name}-{budget}")
+        entry["adaptive"][str(budget or "all")] = {
+            "labelled_faces": len(rows), "scrubbed": judge(model, scrubbed_test, attributes),
+            "unedited": judge(model, test, attributes)}
+        log(f"adaptive [{policy.name}]: attacker trained on {len(rows)} scrubbed faces: "
+            f"{_mean(entry['adaptive'][str(budget or 'all')]['scrubbed']):.3f} on scrubbed test faces")
+    if cfg.see_strength:
+        seen_train = replace(scrubbed_train, images=with_strength_plane(train_images, train_strengths))
+        seen_test = replace(scrubbed_test, images=with_strength_plane(test_images, test_strengths))
+        model = train_attacker(seen_train, attributes, cfg.attacker, work / f"{policy.name}-strength")
+        entry["sees_strength"] = {"labelled_faces": len(train), "scrubbed": judge(model, seen_test, attributes)}
+        log(f"adaptive [{policy.name}]: attacker given the strength: "
+            f"{_mean(entry['sees_strength']['scrubbed']):.3f}")
+    return entry
+
+
+def _mean(per_attribute: dict[str, dict[str, float]]) -> float:
+    return float(np.mean([row["accuracy"] for row in per_attribute.values()]))
+
+
+# ---- the report --------------------------------------------------------------------------
+
+def adaptive_section(m: dict[str, Any]) -> list[str]:
+    """report.md's section of ``evaluate --adaptive`` (from metrics.json's 'adaptive')."""
+    result = m.get("adaptive")
+    if not result:
+        return []
+    attributes, fixed_real = result["attributes"], result["unedited"]["fixed"]
+    size = result["attacker"]
+    lines = ["## The adaptive attacker (`--adaptive`)", "",
+             f"An attacker who knows infoscrub scrubs faces whose attributes it knows with the same model "
+             f"and trains on them ({result['train_faces']} scrubbed training faces at most, ResNet-18 width "
+             f"{size['width']}, {size['steps']} steps of {size['batch_size']}), then reads the scrubbed test "
+             f"faces ({result['test_faces']}). All of {', '.join(attributes)} are scrubbed together on every "
+             "face. Accuracy per attribute: lower is more private; chance is the majority-class rate of the "
+             "test labels, what an attacker that learnt nothing gets.", ""]
+    for entry in result["policies"]:
+        budgets = list(entry["adaptive"])
+        header = (["Attribute", "chance", "fixed, unedited", "fixed, scrubbed"]
+                  + [f"adaptive ({entry['adaptive'][b]['labelled_faces']} labels)" for b in budgets]
+                  + (["adaptive, given the strength"] if "sees_strength" in entry else [])
+                  + ["adaptive (all labels), unedited"])
+        lines += [f"### {entry['name']}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for name in attributes + ["mean"]:
+            def cell(table: dict[str, dict[str, float]]) -> str:
+                values = [table[a]["accuracy"] for a in attributes] if name == "mean" else [table[name]["accuracy"]]
+                return f"{float(np.mean(values)):.3f}"
+
+            chance = (float(np.mean([result["chance"][a] for a in attributes])) if name == "mean"
+                      else result["chance"][name])
+            row = ([name, f"{chance:.3f}", cell(fixed_real), cell(entry["fixed"])]
+                   + [cell(entry["adaptive"][b]["scrubbed"]) for b in budgets]
+                   + ([cell(entry["sees_strength"]["scrubbed"])] if "sees_strength" in entry else [])
+                   + [cell(entry["adaptive"][budgets[-1]]["unedited"])])
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
+
+
+# ---- settings from the command line --------------------------------------------------------
+
+POLICY_KEYS = {"strength": float, "strength_low": float, "extra_flip": float, "alpha_noise": float}
+
+
+def parse_policy(text: str) -> ScrubPolicy:
+    """'invert', 'obfuscate:strength_low=0.5,extra_flip=0.3' -> a checked ScrubPolicy."""
+    mode, _, options = text.partition(":")
+    values: dict[str, float] = {}
+    for item in filter(None, (o.strip() for o in options.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in POLICY_KEYS:
+            raise InfoscrubError(f"--adaptive-policy takes MODE[:key=value,...] with keys "
+                                 f"{', '.join(POLICY_KEYS)}; not {item!r}")
+        try:
+            values[key.strip()] = POLICY_KEYS[key.strip()](value)
+        except ValueError:
+            raise InfoscrubError(f"--adaptive-policy: {key.strip()} takes a number, not {value!r}") from None
+    policy = ScrubPolicy(mode.strip(), **values)
+    policy.check()
+    return policy
+
+
+def parse_budgets(text: str) -> list[int]:
+    """'100,1000,all' -> [100, 1000, 0] (0: every training face)."""
+    budgets = []
+    for item in filter(None, (b.strip() for b in text.split(","))):
+        if item == "all":
+            budgets.append(0)
+        elif item.isdigit() and int(item) > 0:
+            budgets.append(int(item))
+        else:
+            raise InfoscrubError(f"--adaptive-budgets takes numbers of labelled faces and 'all', not {item!r}")
+    if not budgets:
+        raise InfoscrubError("--adaptive-budgets names no budget")
+    return budgets
