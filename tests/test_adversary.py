@@ -79,7 +79,7 @@ def test_tiny_run_reports_and_loads_as_attacker(tmp_path, data_root, capsys):
     record = train_adversary(cfg, out)
     assert record["step"] == 3 and np.isfinite(record["loss"]) and "test_accuracy" in record
     state = load_checkpoint(out / "checkpoint.pt", "adversary")
-    assert state["config"]["model"] == {"arch": "resnet18", "width": 8}
+    assert state["config"]["model"] == {"arch": "resnet18", "width": 8, "in_channels": 3}
     assert state["attributes"] == list(CELEBA_ATTRIBUTES) and set(state["models"]) == {"adversary"}
     assert sorted((out / "samples").glob("*.png"))
 
