@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infoscrub.edit_request import MODES
@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="obfuscate goal: |p - 0.5| at most this (default 0.05)")
     scrub.add_argument("--target-after", metavar="CHANNEL", help="the goal must also hold after this "
                        "sharing channel (e.g. jpeg75)")
+    scrub.add_argument("--randomise", metavar="KEY=VALUE,...",
+                       help="draw part of the edit afresh for every face, with secret randomness, so that an "
+                       "attacker who knows infoscrub cannot learn one fixed edit back: strength=LOW (a strength "
+                       "between LOW and --strength), extra=P (each other attribute also edited with probability "
+                       "P), noise=STD (obfuscate: noise on the mixing map); docs/privacy.md gives what each "
+                       "measurably buys and costs")
     scrub.add_argument("--aligned", action="store_true",
                        help="inputs are already aligned face crops in the model's convention "
                        "(no detection); folder in, folder out, same file names")
@@ -128,7 +134,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
-    from infoscrub.edit_request import EditRequest
+    from infoscrub.edit_request import EditRequest, parse_randomise
     from infoscrub.photo_io import write_bytes_atomic
     from infoscrub.photo_job import ScrubOptions, scrub_album_files, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
@@ -137,8 +143,11 @@ def run_scrub(args: argparse.Namespace) -> int:
         raise InfoscrubError("--attributes is empty; give at least one name")
     parse_face_indices(args.faces)  # fail on a typo before loading anything
     target = target_from_args(args)
+    randomise = parse_randomise(args.randomise) if args.randomise is not None else None
     check_album_args(args)
     strength = 1.0 if args.strength is None else args.strength
+    # the mode, strength and randomness checked before any model loads
+    request = EditRequest(args.attributes, args.mode, strength, target, randomise).checked()
     jobs = plan_jobs(args.inputs, args.output)
     for report_path in args.report:
         if Path(report_path).exists() and not args.force:
@@ -160,7 +169,7 @@ def run_scrub(args: argparse.Namespace) -> int:
                              identity=False if args.no_identity else None)
     attributes = resolve_attributes(args.attributes, scrubber.attributes)
 
-    request = EditRequest(attributes, mode=args.mode, strength=strength, target=target)
+    request = replace(request, attributes=attributes)
     options = ScrubOptions(request, faces=args.faces, aligned=args.aligned, copy_faceless=args.copy_faceless,
                            force=args.force, max_pixels=max_pixels)
     entries: list[dict] = []
@@ -225,7 +234,8 @@ def check_album_args(args: argparse.Namespace) -> None:
             raise InfoscrubError("--album-threshold needs --album")
         return
     clashing = [flag for flag, on in (("--target", args.target), ("--faces", args.faces is not None),
-                                      ("--aligned", args.aligned)) if on]
+                                      ("--aligned", args.aligned), ("--randomise", args.randomise is not None))
+                if on]
     if clashing:
         raise InfoscrubError(f"--album gives every person one edit across the photos; {clashing[0]} does not "
                              "apply to it")
