@@ -10,7 +10,7 @@ from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
 from infoscrub.edit_request import Randomise
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, evaluate_adaptive,
+from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, budgets_for, evaluate_adaptive,
                                            parse_policy, scrub_split, train_attacker, with_strength_plane)
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models.adversary import AdversaryConfig
@@ -139,3 +139,6 @@ def test_policy_names_and_budgets():
     rows = budget_subset(1000, 100, seed=0)
     assert len(rows) == 100 and len(set(rows.tolist())) == 100 and np.array_equal(rows, budget_subset(1000, 100, 0))
     assert len(budget_subset(50, 100, 0)) == 50 and len(budget_subset(50, 0, 0)) == 50
+    assert budgets_for(ScrubPolicy("invert"), [100, 1000, 0]) == [100, 1000, 0]
+    assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000, 0]) == [0]
+    assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000]) == [1000]

@@ -375,12 +375,14 @@ def test_evaluate_adaptive_end_to_end(tmp_path, monkeypatch, celeba_folder, caps
     adaptive = m["adaptive"]
     assert adaptive["attributes"] == [usable[0]] and adaptive["attacker"]["steps"] == 2
     assert [e["name"] for e in adaptive["policies"]] == ["invert", "obfuscate, strength U[0.5, 1]"]
-    for entry in adaptive["policies"]:
-        assert list(entry["adaptive"]) == ["5", "all"]
-        assert entry["adaptive"]["5"]["labelled_faces"] == 5
+    plain, randomised = adaptive["policies"]
+    assert list(plain["adaptive"]) == ["5", "all"] and plain["adaptive"]["5"]["labelled_faces"] == 5
+    assert "sees_strength" not in plain  # its strength is the same for every face: nothing to see
+    assert list(randomised["adaptive"]) == ["all"]  # a defence meets the attacker with every label
+    for entry in (plain, randomised):
         assert entry["adaptive"]["all"]["labelled_faces"] == adaptive["train_faces"] > 5
-        for table in (entry["fixed"], entry["adaptive"]["all"]["scrubbed"], entry["sees_strength"]["scrubbed"]):
-            assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
+    for table in (plain["fixed"], plain["adaptive"]["all"]["scrubbed"], randomised["sees_strength"]["scrubbed"]):
+        assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
     assert m["seconds"]["adaptive"] > 0
     assert not [p for p in out.iterdir() if p.name.startswith("adaptive-")]  # its work folder is gone
     report = (out / "report.md").read_text()

@@ -12,8 +12,9 @@ learn back; obfuscation's randomness may hold better. This module measures it:
    training faces with their true labels, with every training face labelled and with only
    a few (``budgets``: an attacker with few labelled victims);
 3. judge it on the scrubbed test faces, beside the fixed attacker on the same faces and
-   both on unedited faces. ``see_strength`` adds an attacker that is also given each face's
-   strength, as a fourth input plane.
+   both on unedited faces. ``see_strength`` adds, where the strength is drawn per face, an
+   attacker that is also given each face's strength, as a fourth input plane. A randomised
+   policy is measured at the largest budget only (``budgets_for``).
 
 All the chosen attributes are scrubbed together on every face (a user hiding them all),
 and one multi-label attacker judges each of them; ``attributes`` can name one to study it
@@ -82,7 +83,7 @@ def _attacker_config() -> AdversaryTrainConfig:
 class AdaptiveConfig:
     policies: list[ScrubPolicy] = field(default_factory=lambda: [ScrubPolicy("invert"), ScrubPolicy("obfuscate")])
     budgets: list[int] = field(default_factory=lambda: [100, 1000, 0])  # labelled training faces; 0 = all
-    see_strength: bool = False  # also an attacker given each face's strength (with all labels)
+    see_strength: bool = False  # also an attacker given each face's random strength (with all labels)
     train_limit: int | None = None  # scrub only the first N training faces
     attacker: AdversaryTrainConfig = field(default_factory=_attacker_config)
     edit_batch: int = 128
@@ -178,7 +179,7 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
     entry: dict[str, Any] = {"policy": asdict(policy), "name": policy.name,
                              "fixed": judge(fixed_attacker, scrubbed_test, attributes), "adaptive": {}}
     log(f"adaptive [{policy.name}]: fixed attacker on scrubbed faces {_mean(entry['fixed']):.3f}")
-    for budget in cfg.budgets:
+    for budget in budgets_for(policy, cfg.budgets):
         rows = budget_subset(len(train), budget, cfg.seed)
         model = train_attacker(scrubbed_train.subset(rows), attributes, cfg.attacker, work / f"{policy.name}-{budget}")
         entry["adaptive"][str(budget or "all")] = {
@@ -186,7 +187,7 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
             "unedited": judge(model, test, attributes)}
         log(f"adaptive [{policy.name}]: attacker trained on {len(rows)} scrubbed faces: "
             f"{_mean(entry['adaptive'][str(budget or 'all')]['scrubbed']):.3f} on scrubbed test faces")
-    if cfg.see_strength:
+    if cfg.see_strength and policy.randomise.strength_low is not None:
         seen_train = replace(scrubbed_train, images=with_strength_plane(train_images, train_strengths))
         seen_test = replace(scrubbed_test, images=with_strength_plane(test_images, test_strengths))
         model = train_attacker(seen_train, attributes, cfg.attacker, work / f"{policy.name}-strength")
@@ -194,6 +195,15 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
         log(f"adaptive [{policy.name}]: attacker given the strength: "
             f"{_mean(entry['sees_strength']['scrubbed']):.3f}")
     return entry
+
+
+def budgets_for(policy: ScrubPolicy, budgets: list[int]) -> list[int]:
+    """A plain mode is measured at every label budget; a randomised defence against the
+    attacker with the most labels only, the one it must hold against (and the costliest
+    to train: a budget is a whole attacker)."""
+    if not policy.randomised:
+        return list(budgets)
+    return [0] if 0 in budgets else [max(budgets)]
 
 
 def _mean(per_attribute: dict[str, dict[str, float]]) -> float:
