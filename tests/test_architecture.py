@@ -20,8 +20,9 @@ LAYERS = {
     "scrubber": 7,
     "consistent_album": 8,
     "photo_job": 9, "service": 9,
-    "bulk": 10,
-    "cli": 11,
+    "video": 10,
+    "bulk": 11,
+    "cli": 12,
 }
 
 

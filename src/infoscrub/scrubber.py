@@ -260,7 +260,7 @@ class Scrubber:
         with timings.stage("align"):
             located = self._aligned_input(photo, faces) if aligned else self.align(photo, faces)
         with timings.stage("report"):
-            before = self._judge(located.crops)
+            before = self.judge(located.crops)
         with timings.stage("model"):
             edited = self._edit_selected(located, selected, request, found)
         if request.target is not None and selected:
@@ -384,7 +384,7 @@ class Scrubber:
                 parts.append(self.attacker.predict(batch).detach().float().cpu().numpy())
         return np.concatenate(parts)
 
-    def _judge(self, crops: list[np.ndarray]) -> list[Beliefs] | None:
+    def judge(self, crops: list[np.ndarray]) -> list[Beliefs] | None:
         """The attacker's p(present) per attribute for each crop (None: no attacker)."""
         if self.attacker is None or not crops:
             return None
@@ -405,7 +405,7 @@ class Scrubber:
             groups["after"] = [cut_crop(rgb, m, self.size) for m in matrices]
         for channel in PHOTO_CHANNELS:
             groups[channel] = [self._shared_crop(rgb, channel, m) for m in matrices]
-        rows = self._judge([crop for crops in groups.values() for crop in crops])
+        rows = self.judge([crop for crops in groups.values() for crop in crops])
         judged = {name: rows[k * len(matrices):(k + 1) * len(matrices)] for k, name in enumerate(groups)}
         after = judged.pop("after", before)
         return Judgements(before, after, judged)
