@@ -32,7 +32,7 @@ def test_two_faces_are_two_people_edited_on_every_frame(tmp_path):
     scrubber = make_scrubber()
     video = scrub_video(scrubber, source, tmp_path / "out.mp4", options(scrubber, mode="obfuscate"))
     report = video.report
-    assert report["status"] == "ok" and report["detection"]["people"] == 2
+    assert report["status"] == "scrubbed" and report["detection"]["people"] == 2
     assert all(p["frames"] >= 9 for p in report["people"])  # the detector may miss a face at an end
     for person in report["people"]:
         assert person["attributes_hidden"] == ["Male"]
@@ -163,3 +163,13 @@ def test_without_the_extra_a_clip_gets_a_one_line_error_naming_it(tmp_path, caps
     monkeypatch.setattr(builtins, "__import__", no_av)
     code, _, err = run_scrub([source, "--attributes", "Male", "--output", tmp_path / "o.mp4"], capsys)
     assert code == 2 and "pip install 'infoscrub[video]'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_python_api_in_one_call(tmp_path):
+    from infoscrub.video import scrub_clip
+
+    frames, _ = clip_frames("pan", frames=4)
+    source = write_clip(tmp_path / "c.mp4", frames)
+    report = scrub_clip(make_scrubber(), source, tmp_path / "o.webm", "Male,Smiling", mode="obfuscate", quality=30)
+    assert report["status"] == "scrubbed" and report["video"]["codec_out"] == "libvpx-vp9"
+    assert report["attributes"] == ["Male", "Smiling"] and len(frames_of(tmp_path / "o.webm")) == 4

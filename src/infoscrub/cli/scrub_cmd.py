@@ -135,6 +135,8 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
         return [Job(sources[0], out)]
     if out.exists() and not out.is_dir():
         raise InfoscrubError(f"--output {out} is a file; several photos need a folder")
+    from infoscrub.video.container import written_name
+
     jobs = [Job(s, out / written_name(s)) for s in sources]
     seen: dict[str, Path] = {}
     for job in jobs:
@@ -143,15 +145,6 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
                                  f"written to {job.destination}; scrub them separately")
         seen[job.destination.name] = job.source
     return jobs
-
-
-def written_name(source: Path) -> str:
-    """A photo keeps its name; a clip in a container infoscrub does not write becomes .mp4."""
-    from infoscrub.video.container import OUTPUT_FORMATS, is_video
-
-    if is_video(source) and source.suffix.lower() not in OUTPUT_FORMATS:
-        return source.stem + ".mp4"
-    return source.name
 
 
 def run_scrub(args: argparse.Namespace) -> int:

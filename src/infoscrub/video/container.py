@@ -57,6 +57,15 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def written_name(path: str | Path) -> str:
+    """The name a scrubbed file is written under: a photo's own; a clip in a container
+    infoscrub does not write (.avi) becomes .mp4."""
+    path = Path(path)
+    if is_video(path) and path.suffix.lower() not in OUTPUT_FORMATS:
+        return path.stem + ".mp4"
+    return path.name
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a clip is, as read before any frame is processed."""

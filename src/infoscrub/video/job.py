@@ -153,7 +153,7 @@ def scrub_video(scrubber: Scrubber, source: str | Path, destination: str | Path,
     people = len(set(analysis.person.values()))
     message = (f"{people} person(s) in {len(analysis.person)} track(s), {analysis.frames} frames" if people
                else f"no face: {analysis.frames} frames copied clean (metadata stripped)")
-    report.update(status="ok" if people else "copied", people=outcome.people_report(analysis, info),
+    report.update(status="scrubbed" if people else "copied", people=outcome.people_report(analysis, info),
                   flicker=outcome.flicker.summary(), message=message)
     return VideoResult(finish(report, timings, started, analysis.frames), outcome.key_frames)
 

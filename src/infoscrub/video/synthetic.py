@@ -40,6 +40,9 @@ SCENARIOS: dict[str, Callable[[list[np.ndarray]], list[Mover]]] = {
     "rotate": lambda faces: [Mover(faces[0], lambda t: (0.5, 0.5, 0.45, 25.0 * math.sin(2 * math.pi * t)))],
     "two_faces": lambda faces: [Mover(faces[0], lambda t: (0.25 + 0.1 * t, 0.5, 0.4, 0.0)),
                                 Mover(faces[1 % len(faces)], lambda t: (0.75 - 0.1 * t, 0.45 + 0.1 * t, 0.35, 0.0))],
+    "three_faces": lambda faces: [Mover(faces[0], lambda t: (0.2 + 0.05 * t, 0.5, 0.3, 0.0)),
+                                  Mover(faces[1 % len(faces)], lambda t: (0.5, 0.45 + 0.05 * t, 0.3, 0.0)),
+                                  Mover(faces[2 % len(faces)], lambda t: (0.8 - 0.05 * t, 0.5, 0.3, 0.0))],
     # one person, the expression changing: a cross-fade between two photos of them
     "expressions": lambda faces: [Mover(faces[0], lambda t: (0.5, 0.5, 0.45, 0.0), faces[1 % len(faces)])],
     # in from the left edge, across, out at the right: off the frame at both ends
