@@ -11,7 +11,7 @@ from conftest import clip_frames
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import write_atomic
 from infoscrub.video.container import Frame, VideoLimits, VideoWriter, probe, read_frames
-from infoscrub.video.synthetic import write_clip
+from infoscrub.video.synthetic import write_clip, write_silence
 
 TAGS = {"creation_time": "2026-01-02T03:04:05Z", "location": "+52.3700+004.8900/", "make": "SpyPhone",
         "model": "X1", "encoder": "SpyCam firmware 7"}
@@ -90,14 +90,7 @@ def test_what_is_not_a_clip_is_refused_in_one_line(tmp_path, make, words):
 def test_a_clip_without_video_or_cut_short_is_refused(tmp_path):
     sound = tmp_path / "voice.mp4"
     with av.open(str(sound), "w") as out:
-        stream = out.add_stream("aac", rate=16000)
-        for start in range(0, 16000, 1024):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, start
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        write_silence(out, out.add_stream("aac", rate=16000), 1.0)
     with pytest.raises(InfoscrubError, match="has no video stream"):
         probe(sound)
     frames, _ = clip_frames("pan", frames=30)

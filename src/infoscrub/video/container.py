@@ -221,7 +221,8 @@ class VideoWriter:
         self.audio = None
         if audio_from is not None:
             self.audio = self.container.add_stream_from_template(audio_from)
-            self.audio.metadata.clear() if hasattr(self.audio.metadata, "clear") else None
+            for key in list(self.audio.metadata):  # the codec's parameters only, not the source's tags
+                del self.audio.metadata[key]
         self.time_base = info.time_base
         self.last_pts: int | None = None
         self.frames = 0

@@ -134,7 +134,7 @@ def write_clip(path: str | Path, frames: list[np.ndarray], fps: float = 25.0, ro
         stream.codec_context.time_base = base
         if rotation:
             stream.set_display_rotation(rotation)
-        sound = out.add_stream("aac", rate=16000) if audio_seconds else None
+        sound = out.add_stream("aac", rate=16000) if audio_seconds else None  # every stream before the first packet
         for index, rgb in enumerate(stored):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             seconds = times[index] if times is not None else index / fps
@@ -144,12 +144,17 @@ def write_clip(path: str | Path, frames: list[np.ndarray], fps: float = 25.0, ro
         for packet in stream.encode():
             out.mux(packet)
         if sound is not None:
-            samples = int(audio_seconds * 16000)
-            for start in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = 16000, start
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
+            write_silence(out, sound, audio_seconds)
     return path
+
+
+def write_silence(out, sound, seconds: float) -> None:
+    """``seconds`` of silence into ``sound``, a mono AAC stream (16 kHz) of an open output."""
+    av = require_av()
+    for start in range(0, int(seconds * 16000), 1024):
+        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        chunk.sample_rate, chunk.pts = 16000, start
+        for packet in sound.encode(chunk):
+            out.mux(packet)
+    for packet in sound.encode():
+        out.mux(packet)
