@@ -3,15 +3,16 @@ metadata or extra streams written, audio only on purpose, bad clips refused in o
 
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
-from conftest import clip_frames
+from conftest_video import clip_frames
 
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import write_atomic
 from infoscrub.video.container import Frame, VideoLimits, VideoWriter, probe, read_frames
 from infoscrub.video.synthetic import write_clip, write_silence
+
+av = pytest.importorskip("av", reason="videos need the extra infoscrub[video]")
 
 TAGS = {"creation_time": "2026-01-02T03:04:05Z", "location": "+52.3700+004.8900/", "make": "SpyPhone",
         "model": "X1", "encoder": "SpyCam firmware 7"}

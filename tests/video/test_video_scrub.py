@@ -4,10 +4,9 @@ edit per person across the frames, the report per person, nothing written for ba
 
 import json
 
-import av
 import numpy as np
 import pytest
-from conftest import clip_frames
+from conftest_video import clip_frames
 from conftest_faces import ColourEmbedder, astronaut, encode, make_scrubber, run_scrub, use_small_models
 
 from infoscrub.edit_request import EditRequest
@@ -16,6 +15,8 @@ from infoscrub.video.container import Frame, probe, read_frames
 from infoscrub.video.flicker import FlickerMeter
 from infoscrub.video.job import VideoOptions, scrub_video
 from infoscrub.video.synthetic import write_clip
+
+av = pytest.importorskip("av", reason="videos need the extra infoscrub[video]")
 
 
 def options(scrubber, attributes=("Male",), mode="invert", **kwargs):
