@@ -67,12 +67,16 @@ def make_clip(path: Path, scenario: str, faces: list[np.ndarray], width: int, he
     return [[None if p is None else p.matrix for p in placed] for _, placed in rendered]
 
 
-def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, attributes=("Male", "Smiling")):
+ATTRIBUTES = ["Male", "Smiling", "Young", "Eyeglasses"]
+
+
+def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, judge_every: int = 5):
     from infoscrub.edit_request import EditRequest
     from infoscrub.video.job import VideoOptions, scrub_video
 
-    request = scrubber.check_request(EditRequest(list(attributes), mode))
-    return scrub_video(scrubber, source, out, VideoOptions(request, detect_every=detect_every, force=True)).report
+    request = scrubber.check_request(EditRequest(ATTRIBUTES, mode))
+    options = VideoOptions(request, detect_every=detect_every, judge_every=judge_every, force=True)
+    return scrub_video(scrubber, source, out, options).report
 
 
 def speed(scrubber, faces, frames: int, tmp: Path) -> None:
@@ -92,12 +96,14 @@ def speed(scrubber, faces, frames: int, tmp: Path) -> None:
 
 def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
     from infoscrub.edit_request import EditRequest
-    from infoscrub.video.compare import clip_flicker, scrub_frame_by_frame
+    from infoscrub.video.compare import clip_flicker, reading_flips, scrub_frame_by_frame
 
     print("\n## Flicker: the edit's frame-to-frame change on each face (0-255 levels, 4x4 means), "
-          "tracked vs frame by frame")
-    print("| scenario | mode | source change | tracked | frame by frame | frame by frame / tracked |")
-    print("|---|---|---|---|---|---|")
+          "tracked vs frame by frame; and the attacker's reading of the scrubbed face changing side "
+          f"between consecutive frames (flips per 100 frames, over {', '.join(ATTRIBUTES)}; one-face clips)")
+    print("| scenario | mode | source change | tracked | frame by frame | frame by frame / tracked "
+          "| flips tracked | flips frame by frame |")
+    print("|---|---|---|---|---|---|---|---|")
     singles = [p[0] for p in faces]
     other = faces[0][1 if len(faces[0]) > 1 else 0]
     scenarios = [("pan", {}), ("zoom", {}), ("rotate", {}), ("two_faces", {}), ("three_faces", {}),
@@ -109,13 +115,17 @@ def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
         clip = tmp / "f.mp4"
         truth = make_clip(clip, scenario, singles * 3, 640, 360, frames, **dict(extra))
         for mode in ("invert", "obfuscate"):
-            run(scrubber, clip, tmp / "t.mp4", mode)
-            scrub_frame_by_frame(scrubber, clip, tmp / "p.mp4", EditRequest(["Male", "Smiling"], mode))
+            report = run(scrubber, clip, tmp / "t.mp4", mode, judge_every=1)
+            photos = scrub_frame_by_frame(scrubber, clip, tmp / "p.mp4", EditRequest(ATTRIBUTES, mode))
             tracked, alone = clip_flicker(clip, tmp / "t.mp4", truth), clip_flicker(clip, tmp / "p.mp4", truth)
             ratio = alone["edit_change"] / tracked["edit_change"]
             ratios.append(ratio)
+            single = len(report["people"]) == 1 and len(truth[0]) == 1
+            per_100 = 100.0 / (frames - 1) / len(ATTRIBUTES)
+            flips = (f"{sum(report['people'][0]['attacker_flips'].values()) * per_100:.1f} | "
+                     f"{sum(reading_flips(photos, ATTRIBUTES).values()) * per_100:.1f}") if single else "– | –"
             print(f"| {name} | {mode} | {tracked['source_change']:.2f} | {tracked['edit_change']:.2f} | "
-                  f"{alone['edit_change']:.2f} | {ratio:.2f} |")
+                  f"{alone['edit_change']:.2f} | {ratio:.2f} | {flips} |")
     print(f"\ngeometric mean of the ratios: {float(np.exp(np.mean(np.log(ratios)))):.2f}")
 
 
@@ -134,7 +144,7 @@ def detect_every(scrubber, faces, frames: int, tmp: Path) -> None:
         clip = tmp / "d.mp4"
         truth = make_clip(clip, scenario, [faces[0][0]], 1280, 720, frames)
         for k in (1, 2, 3, 5):
-            request = scrubber.check_request(EditRequest(["Male", "Smiling"], "invert"))
+            request = scrubber.check_request(EditRequest(ATTRIBUTES, "invert"))
             found = analyse(scrubber, clip, probe(clip), VideoOptions(request, detect_every=k), Timings(), None)
             moves = []
             for track in found.tracks:

@@ -174,3 +174,20 @@ def test_the_python_api_in_one_call(tmp_path):
     report = scrub_clip(make_scrubber(), source, tmp_path / "o.webm", "Male,Smiling", mode="obfuscate", quality=30)
     assert report["status"] == "scrubbed" and report["video"]["codec_out"] == "libvpx-vp9"
     assert report["attributes"] == ["Male", "Smiling"] and len(frames_of(tmp_path / "o.webm")) == 4
+
+
+def test_frame_by_frame_scrubbing_is_measured_on_the_true_placements(tmp_path):
+    from infoscrub.video.compare import clip_flicker, reading_flips, scrub_frame_by_frame
+
+    frames, placements = clip_frames("pan", frames=5)
+    source = write_clip(tmp_path / "c.mp4", frames)
+    scrubber = make_scrubber()
+    reports = scrub_frame_by_frame(scrubber, source, tmp_path / "f.mp4", EditRequest(["Male"]))
+    assert len(reports) == 5 and all(r["faces_found"] == 1 for r in reports)
+    truth = [[p.matrix for p in placed] for placed in placements]
+    measured = clip_flicker(source, tmp_path / "f.mp4", truth)
+    assert measured["pairs"] == 4 and measured["edit_change"] > 0 and measured["source_change"] > 0
+    tracked = scrub_video(scrubber, source, tmp_path / "t.mp4", options(scrubber, judge_every=1)).report
+    assert set(tracked["people"][0]["attacker_flips"]) == {"Male"}
+    fake = [{"faces": [{"attacker": {"Male": {"p_after": p}}}]} for p in (0.2, 0.7, 0.8, 0.3, 0.1)]
+    assert reading_flips(fake, ["Male"]) == {"Male": 2}

@@ -17,22 +17,35 @@ from infoscrub.video.container import DEFAULT_QUALITY, Frame, VideoLimits, Video
 from infoscrub.video.flicker import FlickerMeter
 
 def scrub_frame_by_frame(scrubber: Scrubber, source: str | Path, destination: str | Path, request: EditRequest,
-                         quality: int = DEFAULT_QUALITY, limits: VideoLimits = VideoLimits()) -> Path:
-    """Every frame through the photo pipeline on its own, written as a clip (the comparison)."""
+                         quality: int = DEFAULT_QUALITY, limits: VideoLimits = VideoLimits()) -> list[dict[str, Any]]:
+    """Every frame through the photo pipeline on its own, written as a clip (the
+    comparison); the photo reports, one a frame."""
     source, destination = Path(source), Path(destination)
     info = probe(source, limits)
     request = scrubber.check_request(request)
+    reports: list[dict[str, Any]] = []
 
     def write(stream: Any) -> None:
         writer = VideoWriter(stream, destination.suffix.lower(), info, quality)
         for frame in read_frames(source, info):
             assert isinstance(frame, Frame)
             photo = Photo(frame.rgb, None, "PNG", None, False)
-            edited, _ = scrubber.scrub_request(photo, request)
+            edited, report = scrubber.scrub_request(photo, request)
+            reports.append(report)
             writer.write(edited.rgb, frame.pts)
         writer.close()
 
-    return write_atomic(write, destination, force=True)
+    write_atomic(write, destination, force=True)
+    return reports
+
+
+def reading_flips(reports: list[dict[str, Any]], attributes: list[str]) -> dict[str, int]:
+    """Per attribute: how often the attacker's reading of a lone face changed side from one
+    frame to the next, over frame-by-frame reports (frames with one face each)."""
+    readings = [{a: face["attacker"][a]["p_after"] > 0.5 for a in attributes if a in face.get("attacker", {})}
+                for report in reports for face in report["faces"][:1] if len(report["faces"]) == 1]
+    return {a: sum(1 for one, two in zip(readings, readings[1:]) if a in one and a in two and one[a] != two[a])
+            for a in attributes}
 
 
 def clip_flicker(source: str | Path, output: str | Path, matrices: list[list[np.ndarray | None]],

@@ -252,6 +252,7 @@ class Outcome:
     flicker: FlickerMeter = field(default_factory=FlickerMeter)
     beliefs: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # person -> attr -> [before, after, n]
     edited_frames: dict[int, int] = field(default_factory=dict)  # track -> frames edited
+    readings: dict[int, list[tuple[int, dict[str, bool]]]] = field(default_factory=dict)  # person -> (frame, read present?)
     changes: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)  # track -> (frame, its steady change)
 
     def steady_change(self, track: int, frame: int, change: np.ndarray, carry: float) -> np.ndarray:
@@ -264,13 +265,23 @@ class Outcome:
         self.changes[track] = (frame, change)
         return change
 
-    def judged(self, track: int, before: dict[str, float], after: dict[str, float]) -> None:
-        sums = self.beliefs.setdefault(self.person[track], {})
+    def judged(self, track: int, frame: int, before: dict[str, float], after: dict[str, float]) -> None:
+        who = self.person[track]
+        sums = self.beliefs.setdefault(who, {})
         for name in before:
             entry = sums.setdefault(name, [0.0, 0.0, 0])
             entry[0] += before[name]
             entry[1] += after[name]
             entry[2] += 1
+        self.readings.setdefault(who, []).append((frame, {a: after[a] > 0.5 for a in self.attributes if a in after}))
+
+    def flips(self, who: int) -> dict[str, int]:
+        """Per chosen attribute: how often the attacker's reading of the scrubbed face changed
+        side between one judged frame and the next (an edit that shows one value in some
+        frames and the other in others gives itself away to whoever watches or averages)."""
+        seen = [reading for _, reading in sorted(self.readings.get(who, []), key=lambda r: r[0])]
+        return {a: sum(1 for one, two in zip(seen, seen[1:]) if a in one and a in two and one[a] != two[a])
+                for a in self.attributes}
 
     def people_report(self, analysis: Analysis, info: VideoInfo) -> list[dict[str, Any]]:
         out = []
@@ -291,6 +302,7 @@ class Outcome:
                 "attributes_hidden": list(self.attributes),
                 "attacker": {n: attacker[n] for n in self.attributes if n in attacker},
                 "attacker_other": {n: v for n, v in attacker.items() if n not in self.attributes},
+                "attacker_flips": self.flips(who) if attacker else {},
                 "key_frames": key,
                 "flicker": self.flicker.summary([t.id for t in tracks]),
             })
@@ -353,7 +365,7 @@ def scrub_frame(scrubber: Scrubber, frame: Frame, dense: dict[int, dict[int, np.
             after = scrubber.judge([cut_crop(output, m, size) for m in matrices]) or []
             if frame.index % options.judge_every == 0:
                 for track, b, a in zip(present, before, after):
-                    outcome.judged(track, b, a)
+                    outcome.judged(track, frame.index, b, a)
     if key:
         faces = [key_face(n, analysis.person[t], lm, list(options.request.attributes),
                           before[n] if scrubber.attacker is not None else None,
