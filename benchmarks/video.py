@@ -2,7 +2,7 @@
 scrubbing, and face detection on every frame against every k-th.
 
     .venv/bin/python benchmarks/video.py [--frames 48] [--faces ../shared/data/celeba_aligned_sample]
-        [--parts speed,flicker,detect]
+        [--parts speed,flicker,steady,detect]
 
 Clips are made from still faces (``infoscrub.video.synthetic``: no video data ships): the
 people of the CelebA sample when ``--faces`` is there (two photos of one person for the
@@ -13,7 +13,8 @@ changing expression), else scikit-image's astronaut. The bundled weights edit.
 2. flicker: per scenario and mode, the edit's frame-to-frame change on each face in its own
    coordinates (``video.flicker``, under the clip's true placements) for the tracked
    pipeline and for every frame scrubbed as a photo of its own; the ratio between them.
-3. detect: detection every 1, 2, 3, 5 frames: the landmarks' jitter in the face's own
+3. steady: the share of the previous frame's change each face keeps (0, 0.5, 0.8).
+4. detect: detection every 1, 2, 3, 5 frames: the landmarks' jitter in the face's own
    coordinates (px on a 64-px face square; rigid faces, so the truth is constant), the
    flicker, and the frames/s.
 """
@@ -129,6 +130,26 @@ def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
     print(f"\ngeometric mean of the ratios: {float(np.exp(np.mean(np.log(ratios)))):.2f}")
 
 
+def steady(scrubber, faces, frames: int, tmp: Path) -> None:
+    from infoscrub.edit_request import EditRequest
+    from infoscrub.video.compare import clip_flicker
+    from infoscrub.video.job import VideoOptions, scrub_video
+
+    print("\n## The steady change: the share of the previous frame's change kept (flicker as above)")
+    print("| scenario | mode | 0 | 0.5 | 0.8 |")
+    print("|---|---|---|---|---|")
+    for scenario, extra in (("pan", {}), ("expressions", {"other": faces[0][1 if len(faces[0]) > 1 else 0]})):
+        clip = tmp / "s.mp4"
+        truth = make_clip(clip, scenario, [p[0] for p in faces] * 3, 640, 360, frames, **dict(extra))
+        for mode in ("invert", "obfuscate"):
+            cells = []
+            for carry in (0.0, 0.5, 0.8):
+                request = scrubber.check_request(EditRequest(ATTRIBUTES, mode))
+                scrub_video(scrubber, clip, tmp / "s_out.mp4", VideoOptions(request, steady=carry, force=True))
+                cells.append(f"{clip_flicker(clip, tmp / 's_out.mp4', truth)['edit_change']:.2f}")
+            print(f"| {scenario} | {mode} | " + " | ".join(cells) + " |")
+
+
 def detect_every(scrubber, faces, frames: int, tmp: Path) -> None:
     from infoscrub.video.compare import clip_flicker
     from infoscrub.video.job import VideoOptions, analyse
@@ -163,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--faces", type=Path, default=Path("../shared/data/celeba_aligned_sample"))
-    parser.add_argument("--parts", default="speed,flicker,detect")
+    parser.add_argument("--parts", default="speed,flicker,steady,detect")
     args = parser.parse_args()
     from infoscrub.scrubber import Scrubber
 
@@ -174,7 +195,8 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="video-bench-") as tmp:
         for part in args.parts.split(","):
-            {"speed": speed, "flicker": flicker, "detect": detect_every}[part](scrubber, faces, args.frames, Path(tmp))
+            parts = {"speed": speed, "flicker": flicker, "steady": steady, "detect": detect_every}
+            parts[part](scrubber, faces, args.frames, Path(tmp))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 
