@@ -54,5 +54,7 @@ def test_smoothing_steadies_jittered_landmarks_and_holds_the_ends():
     assert np.abs(np.diff(smooth, axis=0)).mean() < 0.3 * np.abs(np.diff(raw, axis=0)).mean()
     constant = np.ones((7, 3))
     assert np.allclose(gaussian_over_time(constant, 2.0), constant)  # no drift at the ends
+    short = np.arange(6.0).reshape(2, 3)  # a track of two frames, shorter than the window
+    assert np.allclose(gaussian_over_time(short, 2.0), short.mean(axis=0), atol=0.5)
     x1, y1, x2, y2 = box_of(raw[0])
     assert x1 < 92 and x2 > 108 and y1 < 75 and y2 > 89

@@ -122,6 +122,8 @@ def gaussian_over_time(series: np.ndarray, sigma: float) -> np.ndarray:
     norm = np.zeros((len(series), 1))
     for offset, weight in zip(offsets, weights):
         lo, hi = max(0, -offset), min(len(series), len(series) - offset)
+        if hi <= lo:  # a window wider than the series
+            continue
         total[lo:hi] += weight * series[lo + offset:hi + offset]
         norm[lo:hi] += weight
     return total / norm
