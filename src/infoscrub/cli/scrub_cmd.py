@@ -91,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "new clip (H.264, or VP9 for .webm) with no metadata")
     video.add_argument("--detect-every", type=int, default=1, metavar="K",
                        help="run the face detector on every K-th frame and follow the faces between (default 1)")
+    video.add_argument("--min-face", type=float, default=1 / 12, metavar="SHARE",
+                       help="the smallest face searched for, as a share of the frame's short side (default "
+                       "1/12: 60 px at 720p); smaller finds smaller faces, slower")
     video.add_argument("--video-quality", type=int, default=None, metavar="Q",
                        help="the encoder's constant quality, 0-51, lower is better (default 20)")
     video.add_argument("--keep-audio", action="store_true",
@@ -272,7 +275,7 @@ def scrub_video_job(scrubber, job: Job, request, args: argparse.Namespace):
     from infoscrub.video.container import DEFAULT_QUALITY, VideoLimits
     from infoscrub.video.job import VideoOptions, scrub_video_file
 
-    options = VideoOptions(request, detect_every=args.detect_every,
+    options = VideoOptions(request, detect_every=args.detect_every, min_face=args.min_face,
                            quality=DEFAULT_QUALITY if args.video_quality is None else args.video_quality,
                            keep_audio=args.keep_audio, copy_faceless=args.copy_faceless, force=args.force,
                            limits=VideoLimits(max_pixels=VideoLimits().max_pixels if args.max_megapixels is None

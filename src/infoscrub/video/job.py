@@ -58,6 +58,7 @@ Progress = Callable[[str, int, int], None]  # (pass name, frames done, frames in
 class VideoOptions:
     request: EditRequest  # checked (``Scrubber.check_request``); no target, no randomness
     detect_every: int = 1  # run the detector on every k-th frame; tracking fills the rest
+    min_face: float = 1 / 12  # the smallest face searched for, as a share of the frame's short side
     smooth_frames: float = 2.0  # the Gaussian's sigma over time, in frames (0: as detected)
     steady: float = 0.5  # each face's change carries this share of the frame before's (0: none)
     quality: int = DEFAULT_QUALITY
@@ -78,6 +79,8 @@ class VideoOptions:
                 raise InfoscrubError(f"{name} must be at least 1, not {value}")
         if not 0 <= self.quality <= 51:
             raise InfoscrubError(f"--video-quality is the encoder's 0-51 scale (lower is better), not {self.quality}")
+        if not 0 < self.min_face < 1:
+            raise InfoscrubError(f"the smallest face is a share of the frame's side between 0 and 1, not {self.min_face}")
         if self.smooth_frames < 0:
             raise InfoscrubError(f"--smooth-frames must be 0 or more, not {self.smooth_frames}")
         if not 0 <= self.steady < 1:
@@ -169,6 +172,9 @@ def analyse(scrubber: Scrubber, source: Path, info: VideoInfo, options: VideoOpt
     seen: dict[int, int] = {}
     best: dict[int, tuple[float, np.ndarray]] = {}  # track -> (score, identity crop)
     size, alignment = scrubber.size, scrubber.alignment
+    # a clip's faces are rarely tiny: the search's smallest face follows the frame's size,
+    # so a 1080p frame costs the detector what a 720p one does (never below a photo's 40 px)
+    smallest = max(40.0, options.min_face * min(info.width, info.height))
     frames = detector_frames = 0
     for frame in timed(read_frames(source, info), timings, "decode"):
         frames += 1
@@ -176,7 +182,7 @@ def analyse(scrubber: Scrubber, source: Path, info: VideoInfo, options: VideoOpt
             continue
         detector_frames += 1
         with timings.stage("detect"):
-            faces = detect_faces(frame.rgb, scrubber.detector)
+            faces = detect_faces(frame.rgb, scrubber.detector, min_face=smallest)
             ids = linker.add(frame.index, faces)
         with timings.stage("align"):
             for face, track in zip(faces, ids):
