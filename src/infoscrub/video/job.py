@@ -379,8 +379,20 @@ def scrub_frame(scrubber: Scrubber, frame: Frame, dense: dict[int, dict[int, np.
                  for n, (t, lm) in enumerate(zip(present, landmarks))]
         outcome.key_frames.append(KeyFrame(frame.index, frame.time_s, output, faces))
     with timings.stage("flicker"):
-        outcome.flicker.add(frame.index, frame.rgb, output, dict(zip(present, matrices)))
+        squares = [face_square(m, scrubber.alignment, size, outcome.flicker.size) for m in matrices]
+        outcome.flicker.add(frame.index, frame.rgb, output, dict(zip(present, squares)))
     return output
+
+
+def face_square(matrix: np.ndarray, alignment: str, size: int, side: int) -> np.ndarray:
+    """frame -> the face itself (the aligned crop's face box, ``identity.FACE_BOX``) at ``side``
+    px: the flicker is measured on the face, not on the background the crop also holds."""
+    from infoscrub.faces.identity import FACE_BOX
+
+    x0, y0, x1, y1 = (v * size for v in FACE_BOX.get(alignment, (0.0, 0.0, 1.0, 1.0)))
+    to_square = np.array([[side / (x1 - x0), 0.0, -x0 * side / (x1 - x0)],
+                          [0.0, side / (y1 - y0), -y0 * side / (y1 - y0)], [0.0, 0.0, 1.0]])
+    return (to_square @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
 
 
 # ------------------------------------------------------------------ the report
