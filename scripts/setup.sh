@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install infoscrub into it (with test tools and the bulk and identity extras when given --test).
+# Create .venv and install infoscrub into it (with test tools and the bulk, identity and video extras when given --test).
 # PyTorch comes first, pinned to the builds this workplace serves from local disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test,bulk,identity]"
+  .venv/bin/python -m pip install -q -e ".[test,bulk,identity,video]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

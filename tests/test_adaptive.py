@@ -8,9 +8,10 @@ import torch
 
 from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
+from infoscrub.edit_request import Randomise
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, evaluate_adaptive,
-                                           scrub_split, train_attacker, with_strength_plane)
+from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, budgets_for, evaluate_adaptive,
+                                           parse_policy, scrub_split, train_attacker, with_strength_plane)
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models.adversary import AdversaryConfig
 from infoscrub.training.adversary import AdversaryTrainConfig
@@ -81,7 +82,7 @@ def test_an_attribute_left_alone_is_not_hidden_from_either_attacker(tmp_path):
 
 def test_random_strengths_are_seeded_and_within_the_range():
     faces = coloured_faces(40, 4, "test").images
-    policy = ScrubPolicy("invert", strength=1.0, strength_low=0.5)
+    policy = ScrubPolicy("invert", 1.0, Randomise(strength_low=0.5))
     a, strengths = scrub_split(ChannelSwapEditor(), faces, ["Male"], policy, batch_size=16, seed=7)
     b, again = scrub_split(ChannelSwapEditor(), faces, ["Male"], policy, batch_size=16, seed=7)
     assert torch.equal(a, b) and torch.equal(strengths, again)
@@ -106,21 +107,21 @@ def test_extra_flips_and_mixing_noise_reach_the_editor():
 
     editor.edit = spy
     faces = coloured_faces(8, 5, "test", size=64).images
-    scrub_split(editor, faces, ["Male"], ScrubPolicy("invert", extra_flip=1.0), seed=1)
+    scrub_split(editor, faces, ["Male"], ScrubPolicy("invert", randomise=Randomise(extra_flip=1.0)), seed=1)
     assert calls[-1]["extra"].tolist() == [[False, True, True]] * 8
-    scrub_split(editor, faces, ["Male"], ScrubPolicy("obfuscate", alpha_noise=0.3), seed=1)
+    scrub_split(editor, faces, ["Male"], ScrubPolicy("obfuscate", randomise=Randomise(alpha_noise=0.3)), seed=1)
     alpha, plain = calls[-1]["alpha"], editor.mixing(to_model_range(faces), ["Male"])
     assert alpha.shape == plain.shape and float((alpha - plain).abs().mean()) > 0.05
     assert float(alpha.min()) >= 0.0 and float(alpha.max()) <= 1.0
     with pytest.raises(InfoscrubError, match="InfoScrub editor"):
-        scrub_split(ChannelSwapEditor(), faces, ["Male"], ScrubPolicy("invert", extra_flip=0.5))
+        scrub_split(ChannelSwapEditor(), faces, ["Male"], ScrubPolicy("invert", randomise=Randomise(extra_flip=0.5)))
 
 
 @pytest.mark.parametrize("policy, words", [
     (ScrubPolicy("blur"), "unknown mode"),
-    (ScrubPolicy("invert", strength=0.5, strength_low=0.8), "low <= strength"),
-    (ScrubPolicy("invert", extra_flip=1.5), "probability"),
-    (ScrubPolicy("invert", alpha_noise=0.1), "obfuscation only"),
+    (ScrubPolicy("invert", 0.5, Randomise(strength_low=0.8)), "between 0 and the strength"),
+    (ScrubPolicy("invert", randomise=Randomise(extra_flip=1.5)), "probability"),
+    (ScrubPolicy("invert", randomise=Randomise(alpha_noise=0.1)), "needs --mode obfuscate"),
 ])
 def test_policies_that_make_no_sense_are_refused(policy, words):
     with pytest.raises(InfoscrubError, match=words):
@@ -128,9 +129,16 @@ def test_policies_that_make_no_sense_are_refused(policy, words):
 
 
 def test_policy_names_and_budgets():
-    assert ScrubPolicy("obfuscate", strength_low=0.5, extra_flip=0.3).name == \
+    assert ScrubPolicy("obfuscate", randomise=Randomise(strength_low=0.5, extra_flip=0.3)).name == \
         "obfuscate, strength U[0.5, 1], 30% extra flips"
     assert ScrubPolicy("invert", strength=0.7).name == "invert, strength 0.7"
+    assert parse_policy("obfuscate:strength=0.5,extra=0.3") == \
+        ScrubPolicy("obfuscate", randomise=Randomise(strength_low=0.5, extra_flip=0.3))
+    assert parse_policy("invert@0.7").name == "invert, strength 0.7"
+    assert parse_policy("obfuscate:noise=0.2").randomise.alpha_noise == 0.2
     rows = budget_subset(1000, 100, seed=0)
     assert len(rows) == 100 and len(set(rows.tolist())) == 100 and np.array_equal(rows, budget_subset(1000, 100, 0))
     assert len(budget_subset(50, 100, 0)) == 50 and len(budget_subset(50, 0, 0)) == 50
+    assert budgets_for(ScrubPolicy("invert"), [100, 1000, 0]) == [100, 1000, 0]
+    assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000, 0]) == [0]
+    assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000]) == [1000]

@@ -14,14 +14,15 @@ LAYERS = {
     "icc_profile": 1, "kinds": 1,
     "storage": 2,
     "data": 3, "models": 3, "losses": 3, "photo_io": 3, "sharing": 3,
-    "training": 4, "inference": 4, "faces": 4, "targeting": 4, "consistency": 4,
+    "training": 4, "inference": 4, "randomised_edit": 4, "faces": 4, "targeting": 4, "consistency": 4,
     "evaluation": 5, "baselines": 5, "toy": 5, "scrub_report": 5,
     "editors": 6, "rounds": 6, "privacy_report": 6,
     "scrubber": 7,
     "consistent_album": 8,
     "photo_job": 9, "service": 9,
-    "bulk": 10,
-    "cli": 11,
+    "video": 10,
+    "bulk": 11,
+    "cli": 12,
 }
 
 

@@ -244,3 +244,30 @@ def test_an_album_collection_gives_each_person_one_edit_like_scrub_album(tmp_pat
                                                     options=ScrubOptions(EditRequest(["Male"], mode="obfuscate"))),
                      progress=False)
     assert again["counts"] == {"done_before": 9, "error": 1}
+
+
+def test_videos_in_a_collection_are_one_task_each_and_reported_per_person(tmp_path, local_ray, weights):
+    pytest.importorskip("av", reason="videos need the extra infoscrub[video]")
+    import cv2
+
+    from infoscrub.video.synthetic import SCENARIOS, render, write_clip
+
+    src = tmp_path / "src"
+    (src / "clips").mkdir(parents=True)
+    face = cv2.resize(cv2.imread(str(sorted(FACES.glob("*.jpg"))[3]))[..., ::-1], (256, 256))
+    frames = [f for f, _ in render(SCENARIOS["pan"]([face]), 320, 240, 6)]
+    write_clip(src / "clips" / "walk.avi", frames, codec="mpeg4")
+    write_clip(src / "clips" / "walk2.mp4", frames)
+    shutil.copy(sorted(FACES.glob("*.jpg"))[5], src / "one.jpg")
+    dst = tmp_path / "dst"
+    summary = run_bulk(src, dst, settings(weights), progress=False)
+    assert summary["photos"] == 3 and summary["counts"] == {"scrubbed": 3}
+    assert (dst / "clips" / "walk.mp4").is_file() and (dst / "clips" / "walk2.mp4").is_file()  # .avi is written as .mp4
+    rows = report(summary)
+    clip_rows = rows[rows["relative"].str.startswith("clips/")]
+    assert len(clip_rows) == 2 and set(clip_rows["person"]) == {0}
+    assert all("Male" in json.loads(b) for b in clip_rows["belief_after"])
+    again = run_bulk(src, dst, settings(weights), progress=False)
+    assert again["counts"] == {"done_before": 3}
+    with pytest.raises(InfoscrubError, match="holds videos: --album"):
+        run_bulk(src, tmp_path / "dst2", settings(weights, album=True), progress=False)

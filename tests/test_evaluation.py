@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from infoscrub.inference import Attacker, Editor
 torch.set_num_threads(2)
 
 ATTRS = ["Eyeglasses", "Male", "Smiling"]
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------- metrics
@@ -365,30 +368,44 @@ def test_evaluate_adaptive_end_to_end(tmp_path, monkeypatch, celeba_folder, caps
     rc = main(["evaluate", "--checkpoint", str(tmp_path / "stage2.pt"), "--adversary", str(tmp_path / "adversary.pt"),
                "--data", str(celeba_folder), "--out", str(out), "--per-attribute", "1", "--attributes", usable[0],
                "--device", "cpu", "--quiet", "--adaptive", "--adaptive-steps", "2", "--adaptive-budgets", "5,all",
-               "--adaptive-policy", "invert", "--adaptive-policy", "obfuscate:strength_low=0.5",
+               "--adaptive-policy", "invert", "--adaptive-policy", "obfuscate:strength=0.5",
                "--adaptive-sees-strength"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     adaptive = m["adaptive"]
     assert adaptive["attributes"] == [usable[0]] and adaptive["attacker"]["steps"] == 2
     assert [e["name"] for e in adaptive["policies"]] == ["invert", "obfuscate, strength U[0.5, 1]"]
-    for entry in adaptive["policies"]:
-        assert list(entry["adaptive"]) == ["5", "all"]
-        assert entry["adaptive"]["5"]["labelled_faces"] == 5
+    plain, randomised = adaptive["policies"]
+    assert list(plain["adaptive"]) == ["5", "all"] and plain["adaptive"]["5"]["labelled_faces"] == 5
+    assert "sees_strength" not in plain  # its strength is the same for every face: nothing to see
+    assert list(randomised["adaptive"]) == ["all"]  # a defence meets the attacker with every label
+    for entry in (plain, randomised):
         assert entry["adaptive"]["all"]["labelled_faces"] == adaptive["train_faces"] > 5
-        for table in (entry["fixed"], entry["adaptive"]["all"]["scrubbed"], entry["sees_strength"]["scrubbed"]):
-            assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
+    for table in (plain["fixed"], plain["adaptive"]["all"]["scrubbed"], randomised["sees_strength"]["scrubbed"]):
+        assert 0.0 <= table[usable[0]]["accuracy"] <= 1.0
     assert m["seconds"]["adaptive"] > 0
     assert not [p for p in out.iterdir() if p.name.startswith("adaptive-")]  # its work folder is gone
     report = (out / "report.md").read_text()
     assert "## The adaptive attacker (`--adaptive`)" in report and "### obfuscate, strength U[0.5, 1]" in report
     assert "adaptive, given the strength" in report
     assert "adaptive attacker, invert: accuracy" in capsys.readouterr().out
+    # the audit's tables (docs/privacy.md) come from the same record, by its script
+    doc = tmp_path / "privacy.md"
+    doc.write_text((REPO / "docs" / "privacy.md").read_text())
+    script = runpy.run_path(str(REPO / "scripts" / "privacy_tables.py"))
+    assert script["main"]([str(out), "--doc", str(doc)]) == 0
+    audit = doc.read_text()
+    assert audit.startswith("# Privacy audit") and "## Regenerating the tables" in audit  # the prose stays
+    assert "### 2. The adaptive attacker (knows infoscrub)" in audit and "#### obfuscate, strength U[0.5, 1]" in audit
+    assert "Not measured in this evaluation (`evaluate --album FOLDER`)" in audit
+    assert f"| {usable[0]} |" in audit
+    assert script["main"]([str(tmp_path / "nowhere"), "--doc", str(doc)]) == 2
 
 
 @pytest.mark.parametrize("args, words", [
     (["--adaptive-policy", "blur"], "unknown mode"),
-    (["--adaptive-policy", "invert:speed=2"], "MODE[:key=value"),
+    (["--adaptive-policy", "invert:speed=2"], "keys strength, extra, noise"),
+    (["--adaptive-policy", "invert@strong"], "not a strength"),
     (["--adaptive-budgets", "ten"], "numbers of labelled faces"),
     (["--adaptive-steps", "0"], "at least 1"),
 ])

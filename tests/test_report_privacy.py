@@ -21,6 +21,7 @@ from infoscrub.photo_io import decode_photo
 from infoscrub.privacy_report import (
     CONTAINS,
     ORIGINALS_WARNING,
+    WHOSE_BELIEFS,
     preview_data_url,
     readable,
     render_html,
@@ -134,6 +135,14 @@ def test_script_json_cannot_end_or_reenter_the_script() -> None:
     text = script_json({"names": hostile})
     assert not re.search(r"[<>&\u2028\u2029]", text)
     assert json.loads(text) == {"names": hostile}
+
+
+def test_the_report_names_its_attacker_and_carries_the_audit() -> None:
+    page = render_html([{"title": "a.jpg", "status": "", "report": None, "before": None, "after": None}])
+    assert html.escape(WHOSE_BELIEFS) in page and 'href="#audit"' in page
+    audit = page[page.index('<details id="audit">'):page.index("</details>")]
+    assert "The four attackers" in audit and "The adaptive attacker" in audit
+    assert "<!--" not in audit  # the document's markers are text, escaped
 
 
 def test_every_name_is_escaped_in_the_markup() -> None:

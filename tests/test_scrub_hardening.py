@@ -98,7 +98,7 @@ def test_a_bug_is_one_line_not_a_traceback(tmp_path: Path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("something inside went wrong\nsecond line")
 
-    monkeypatch.setattr(Scrubber, "scrub_photo", broken)
+    monkeypatch.setattr(Scrubber, "scrub_request", broken)
     code, _, err = run([source, "--attributes", "Male", "--output", tmp_path / "o.png"], capsys)
     assert code == 2 and "internal error (ValueError" in err and err.count("\n") == 1
     assert not (tmp_path / "o.png").exists()

@@ -425,6 +425,16 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
 
     Without ``force`` an existing file is never replaced, even by a concurrent writer
     (the final step is a hard link, which fails if the name exists)."""
+    def write(stream) -> None:
+        stream.write(data)
+
+    return write_atomic(write, destination, force)
+
+
+def write_atomic(write: Callable[[Any], None], destination: str | Path, force: bool = False) -> Path:
+    """``write(stream)`` fills a temporary file beside ``destination`` (a binary file open
+    for writing and seeking), which then takes the destination's name: nobody ever sees a
+    partial file, and one that fails half-way (``write`` raises) leaves nothing behind."""
     destination = Path(destination)
     if destination.is_dir():
         raise InfoscrubError(f"{destination} is a folder; give a file name")
@@ -437,8 +447,8 @@ def write_bytes_atomic(data: bytes, destination: str | Path, force: bool = False
     except OSError as exc:  # read-only, immutable or virtual (/sys) folders, full disks
         raise InfoscrubError(f"cannot write {destination}: {exc.strerror or one_line(exc)}") from None
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+        with os.fdopen(handle, "w+b") as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, NEW_FILE_MODE)

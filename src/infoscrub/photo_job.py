@@ -78,10 +78,7 @@ def scrub_file(scrubber: Scrubber, source: Path, destination: Path, options: Scr
     result = PhotoResult({"input": str(source), "output": None})
     try:
         photo = read_photo(result, source, destination, options, data)
-        request = options.request
-        edited, report = scrubber.scrub_photo(photo, request.attributes, mode=request.mode,
-                                              strength=request.strength, faces=options.faces,
-                                              aligned=options.aligned, target=request.target)
+        edited, report = scrubber.scrub_request(photo, options.request, options.faces, options.aligned)
         write_photo(result, edited, report, destination, options)
     except Exception as exc:  # one photo's problem is its entry's, never the whole run's
         failed(result, exc)

@@ -50,8 +50,19 @@ ORIGINALS_WARNING = ("Warning: this file contains the ORIGINAL, unscrubbed photo
                      "was: keep it to yourself, and share the scrubbed photos instead.")
 
 
+# Which attacker the beliefs come from, in one sentence (the web page says the same).
+WHOSE_BELIEFS = ("The beliefs come from infoscrub's report attacker, a classifier trained on unedited faces; an "
+                 "attacker who knows infoscrub and trains on scrubbed faces can read more.")
+
+
 def report_assets_dir() -> Path:
     return Path(str(resources.files("infoscrub") / "assets" / "report"))
+
+
+def audit_text() -> str:
+    """docs/privacy.md as shipped in the package: the threat models and the measured numbers
+    of the bundled weights under each."""
+    return (resources.files("infoscrub") / "assets" / "privacy.md").read_text(encoding="utf-8")
 
 
 def readable(text: str) -> str:
@@ -148,6 +159,7 @@ def render_html(items: list[dict[str, Any]], album: dict[str, Any] | None = None
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 0; background: #f6f6f4; color: #222; }}
 main {{ max-width: 1100px; margin: 0 auto; padding: 1.5rem; }}
+pre.audit {{ white-space: pre-wrap; font-size: 0.85rem; }}
 {(assets / "report.css").read_text()}
 </style>
 </head>
@@ -156,8 +168,11 @@ main {{ max-width: 1100px; margin: 0 auto; padding: 1.5rem; }}
 <h1>infoscrub privacy report</h1>
 {notice}
 <p class="muted">What an attacker's model infers about each face before and after scrubbing.
+{html.escape(WHOSE_BELIEFS)} See <a href="#audit">the privacy audit</a>.
 This file loads nothing from anywhere: the photos are previews inlined in it.</p>
 {sections}
+<details id="audit"><summary>The privacy audit: which attackers, and what each reads of the bundled model's
+edits</summary><pre class="audit">{html.escape(audit_text())}</pre></details>
 </main>
 <script type="application/json" id="data">{script_json({"items": items, "album": album})}</script>
 <script>{script}</script>

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from infoscrub.edit_request import Target
+from infoscrub.edit_request import Randomise, Target
 from infoscrub.entropy import entropy_bits
 from infoscrub.faces.detect import Face
 from infoscrub.targeting import Choice
@@ -48,6 +48,17 @@ class TargetOutcome:
 
 
 @dataclass
+class FaceDraw:
+    """What ``--randomise`` drew for one face."""
+
+    strength: float
+    also_edited: list[str]  # attributes edited beyond the chosen ones
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strength": round(self.strength, 4), "also_edited": list(self.also_edited)}
+
+
+@dataclass
 class FaceReport:
     index: int  # left to right from 0, as ``--faces`` counts
     face: Face
@@ -58,6 +69,7 @@ class FaceReport:
     identity: IdentityCheck | None = None
     strength: float | None = None  # the target strength chosen for this face
     target: TargetOutcome | None = None
+    drawn: FaceDraw | None = None  # what --randomise drew for this face
     person: int | None = None  # an album's person, and the name given to them
     person_name: str | None = None
 
@@ -79,6 +91,8 @@ class FaceReport:
             entry["strength"] = round(self.strength, 4)
         if self.target is not None:
             entry["target"] = self.target.to_dict()
+        if self.drawn is not None:
+            entry["randomised"] = self.drawn.to_dict()
         if self.person is not None:
             entry["person"] = self.person
         if self.person_name is not None:
@@ -110,6 +124,7 @@ class ScrubReport:
     phrases: dict[str, str]  # plain language for every attribute the report mentions
     timings_s: dict[str, float]  # seconds per stage of the pipeline
     photo: str | None = None  # an album's name for the photo
+    randomise: Randomise | None = None  # what was drawn per face (--randomise)
 
     def to_dict(self) -> dict[str, Any]:
         report = {
@@ -128,6 +143,9 @@ class ScrubReport:
         }
         if self.photo is not None:
             report["photo"] = self.photo
+        if self.randomise is not None:
+            report["randomise"] = {"drawn_per_face": self.randomise.describe(self.strength),
+                                   **self.randomise.settings()}
         return report
 
 

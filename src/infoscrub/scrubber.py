@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infoscrub.attributes import PHRASES, resolve_attributes
-from infoscrub.edit_request import EditRequest, Target
+from infoscrub.edit_request import EditRequest, Randomise, Target
 from infoscrub.errors import InfoscrubError
 from infoscrub.faces.align import alignment_matrix
 from infoscrub.faces.crops import (
@@ -42,6 +42,7 @@ from infoscrub.faces.paste import DEFAULT_FEATHER, feather_mask, paste_changes
 from infoscrub.photo_io import Photo, as_photo
 from infoscrub.scrub_report import (
     Beliefs,
+    FaceDraw,
     FaceReport,
     IdentityCheck,
     ScrubReport,
@@ -90,6 +91,7 @@ class EditedFaces:
     selected: list[int]  # the numbers of the faces edited
     crops: list[np.ndarray]  # their edited crops, in that order
     choices: dict[int, Choice] = field(default_factory=dict)  # face number -> its target strength
+    drawn: dict[int, FaceDraw] = field(default_factory=dict)  # face number -> what --randomise drew
 
 
 @dataclass
@@ -185,20 +187,23 @@ class Scrubber:
 
     def scrub(self, image: Any, attributes: str | Sequence[str], mode: str = "invert",
               strength: float = 1.0, faces: str | Sequence[int] | None = None,
-              aligned: bool = False, target: Target | None = None) -> tuple[Any, dict]:
+              aligned: bool = False, target: Target | None = None,
+              randomise: Randomise | None = None) -> tuple[Any, dict]:
         """Edit the chosen ``attributes`` of every face (or the faces numbered in ``faces``,
         left to right from 0). ``aligned=True``: the image is already a face crop in the
         model's convention, so there is no detection. ``target``: instead of ``strength``,
         the smallest strength per face that reaches the goal against the report attacker
-        (``infoscrub.targeting``). Returns (edited image, report)."""
+        (``infoscrub.targeting``). ``randomise``: part of the edit drawn afresh per face
+        (``edit_request.Randomise``). Returns (edited image, report)."""
         photo, back = as_photo(image)
-        edited, report = self.scrub_photo(photo, attributes, mode, strength, faces, aligned, target)
+        edited, report = self.scrub_photo(photo, attributes, mode, strength, faces, aligned, target, randomise)
         return back(edited), report
 
     def scrub_photo(self, photo: Photo, attributes: str | Sequence[str], mode: str = "invert",
                     strength: float = 1.0, faces: str | Sequence[int] | None = None,
-                    aligned: bool = False, target: Target | None = None) -> tuple[Photo, dict]:
-        return self.scrub_request(photo, EditRequest(attributes, mode, strength, target), faces, aligned)
+                    aligned: bool = False, target: Target | None = None,
+                    randomise: Randomise | None = None) -> tuple[Photo, dict]:
+        return self.scrub_request(photo, EditRequest(attributes, mode, strength, target, randomise), faces, aligned)
 
     def scrub_request(self, photo: Photo, request: EditRequest, faces: str | Sequence[int] | None = None,
                       aligned: bool = False) -> tuple[Photo, dict]:
@@ -255,7 +260,7 @@ class Scrubber:
         with timings.stage("align"):
             located = self._aligned_input(photo, faces) if aligned else self.align(photo, faces)
         with timings.stage("report"):
-            before = self._judge(located.crops)
+            before = self.judge(located.crops)
         with timings.stage("model"):
             edited = self._edit_selected(located, selected, request, found)
         if request.target is not None and selected:
@@ -290,6 +295,9 @@ class Scrubber:
         if found is not None:
             return EditedFaces(selected, found.edit(selected, crops))
         strength = 1.0 if request.target is not None else request.strength
+        if request.randomise is not None:
+            out, drawn = self._edit_randomised(crops, request, strength)
+            return EditedFaces(selected, out, drawn=dict(zip(selected, drawn)))
         return EditedFaces(selected, self._edit(crops, list(request.attributes), request.mode, strength))
 
     def _choose_strengths(self, located: LocatedFaces, edited: EditedFaces, before: list[Beliefs] | None,
@@ -334,6 +342,32 @@ class Scrubber:
                 out.extend(from_model(edited))
         return out
 
+    def _edit_randomised(self, crops: list[np.ndarray], request: EditRequest, strength: float
+                         ) -> tuple[list[np.ndarray], list[FaceDraw]]:
+        """The crops edited with a strength, further attributes and mixing noise drawn per
+        face (``randomised_edit``, the path the adaptive attacker's audit measures)."""
+        if not crops:
+            return [], []
+        import torch
+
+        from infoscrub.randomised_edit import edit_randomised, randomness
+
+        assert request.randomise is not None
+        chosen, generator = list(request.attributes), randomness(request.randomise)
+        out: list[np.ndarray] = []
+        drawn: list[FaceDraw] = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), FACE_BATCH):
+                batch = to_model(crops[start:start + FACE_BATCH], self.device)
+                edited, draws = edit_randomised(self.editor, batch, chosen, request.mode, strength,
+                                                request.randomise, generator)
+                out.extend(from_model(edited))
+                for row, s in enumerate(draws.strengths.tolist()):
+                    extra = [] if draws.extra is None else [a for a, on in zip(self.editor.attributes,
+                                                                               draws.extra[row].tolist()) if on]
+                    drawn.append(FaceDraw(s, extra))
+        return out, drawn
+
     def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
         """The attacker's p(present), (N, its attributes), for float [0, 1] crops."""
         import torch
@@ -350,7 +384,7 @@ class Scrubber:
                 parts.append(self.attacker.predict(batch).detach().float().cpu().numpy())
         return np.concatenate(parts)
 
-    def _judge(self, crops: list[np.ndarray]) -> list[Beliefs] | None:
+    def judge(self, crops: list[np.ndarray]) -> list[Beliefs] | None:
         """The attacker's p(present) per attribute for each crop (None: no attacker)."""
         if self.attacker is None or not crops:
             return None
@@ -371,7 +405,7 @@ class Scrubber:
             groups["after"] = [cut_crop(rgb, m, self.size) for m in matrices]
         for channel in PHOTO_CHANNELS:
             groups[channel] = [self._shared_crop(rgb, channel, m) for m in matrices]
-        rows = self._judge([crop for crops in groups.values() for crop in crops])
+        rows = self.judge([crop for crops in groups.values() for crop in crops])
         judged = {name: rows[k * len(matrices):(k + 1) * len(matrices)] for k, name in enumerate(groups)}
         after = judged.pop("after", before)
         return Judgements(before, after, judged)
@@ -407,6 +441,8 @@ class Scrubber:
         faces = [face_report(i, face, i in edited.selected, chosen, judged) for i, face in enumerate(located.faces)]
         for i, check in zip(edited.selected, checks or []):
             faces[i].identity = check
+        for i, draw in edited.drawn.items():
+            faces[i].drawn = draw
         for i, choice in edited.choices.items():
             assert request.target is not None
             faces[i].strength = choice.strength
@@ -416,7 +452,7 @@ class Scrubber:
             mode=request.mode, strength=request.strength, attributes=chosen, alignment=self.alignment,
             image_size=self.size, aligned_input=aligned, attacker=attacker, width=photo.width,
             height=photo.height, target=request.target, sharing_channels=list(judged.after_sharing),
-            identity_checked=checks is not None, faces=faces,
+            identity_checked=checks is not None, faces=faces, randomise=request.randomise,
             phrases={a: PHRASES[a] for a in (attacker or chosen) if a in PHRASES}, timings_s=timings.seconds)
 
 

@@ -35,6 +35,14 @@ def test_page_and_static_files_are_served(server_url: str) -> None:
     assert httpx.get(f"{server_url}/static/app.js").status_code == 200
 
 
+def test_the_page_names_its_attacker_and_serves_the_audit(server_url: str) -> None:
+    assert "trained on unedited faces" in httpx.get(f"{server_url}/").text
+    assert 'href="/privacy"' in httpx.get(f"{server_url}/").text
+    audit = httpx.get(f"{server_url}/privacy")
+    assert audit.status_code == 200 and audit.headers["content-type"].startswith("text/plain")
+    assert audit.text.startswith("# Privacy audit") and "## The four attackers" in audit.text
+
+
 def test_scrub_returns_clean_photo_and_report(server_url: str) -> None:
     exif = Image.Exif()
     exif[0x010F] = "SpyCam"

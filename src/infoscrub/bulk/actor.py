@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from infoscrub.bulk.guard import output_relative
 from infoscrub.bulk.records import STATE, done_record, finished, mark_finished, previous_output
 from infoscrub.bulk.sources import row_paths
 from infoscrub.bulk.time_limit import time_limit
@@ -17,6 +18,8 @@ from infoscrub.storage.files import read_bytes
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_job import ScrubOptions, scrub_album_file, scrub_file
 from infoscrub.privacy_report import readable
+from infoscrub.video.container import is_video
+from infoscrub.video.job import file_sha256
 
 # the report's columns and types, fixed so that batches where a column is all empty agree
 REPORT_TYPES = {"source": "string", "relative": "string", "output": "string", "sha256": "string",
@@ -40,6 +43,12 @@ def report_rows(source: str, relative: str, entry: dict[str, Any], chosen: list[
     base = {"source": source, "relative": relative, "output": None if output is None else readable(output),
             "sha256": entry.get("sha256"),
             "status": entry["status"], "error": entry.get("error"), "attributes": ",".join(chosen)}
+    if entry.get("kind") == "video":  # one row per person, the beliefs averaged over their frames
+        return [{**base, "face": person["person"], "person": person["person"],
+                 "box": json.dumps({"frames": [person["first_frame"], person["last_frame"]]}),
+                 "belief_before": json.dumps({a: v["p_before"] for a, v in person["attacker"].items()}),
+                 "belief_after": json.dumps({a: v["p_after"] for a, v in person["attacker"].items()}),
+                 "strength": entry.get("strength")} for person in entry.get("people", [])] or [base]
     faces = entry.get("faces") or []
     if not faces:
         return [base]
@@ -93,11 +102,12 @@ class ScrubActor:
         if os.environ.get(CRASH_ONCE) == shown_relative and not (self.dst / STATE / "crashed").exists():
             (self.dst / STATE / "crashed").write_text("once")
             os._exit(1)
-        try:
-            data = read_bytes(Path(source))
+        clip = is_video(source)
+        try:  # a clip is hashed as it streams by, never read whole
+            data = None if clip else read_bytes(Path(source))
+            sha = file_sha256(Path(source)) if clip else hashlib.sha256(data).hexdigest()
         except InfoscrubError as exc:  # unreadable now (maybe for a moment): its old output stays
             return [{"source": shown_source, "relative": shown_relative, "status": "error", "error": str(exc)}]
-        sha = hashlib.sha256(data).hexdigest()
         done = finished(self.dst, relative, sha, self.key)
         unreported = self.reported is not None and done is not None and done.get("run") not in self.reported
         if done is not None and (done.get("run") == self.run or unreported):
@@ -108,8 +118,10 @@ class ScrubActor:
             return [{"source": shown_source, "relative": shown_relative, "sha256": sha, "status": "done_before",
                      "output": readable(done["output"]) if done.get("output") else None}]
         try:
-            with time_limit(self.photo_seconds):
-                if self.album is None:
+            with time_limit(None if clip else self.photo_seconds):  # a clip takes as long as it is
+                if clip:
+                    entry = self.scrub_clip(source, relative)
+                elif self.album is None:
                     entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options,
                                        data=data).entry
                 else:
@@ -123,11 +135,19 @@ class ScrubActor:
             mark_finished(self.dst, relative, sha, self.key, self.run, entry.get("output"), rows)
         return rows
 
+    def scrub_clip(self, source: str, relative: str) -> dict[str, Any]:
+        """One clip, one task (``video.job``): every person one edit across its frames."""
+        from infoscrub.video.job import VideoOptions, scrub_video_file
+
+        options = VideoOptions(self.options.request, copy_faceless=self.options.copy_faceless, force=True)
+        result, _ = scrub_video_file(self.scrubber, Path(source), self.dst / output_relative(relative), options)
+        return result.entry
+
     def drop_stale_output(self, relative: str) -> None:
         """The photo's new bytes (or settings) gave no output (no face, not a photo, failed):
         the output an earlier run wrote would stand for it, so it goes, with its record."""
         stale = previous_output(self.dst, relative)
-        if stale is not None and stale == self.dst / relative:
+        if stale is not None and stale == self.dst / output_relative(relative):
             stale.unlink(missing_ok=True)
             done_record(self.dst, relative).unlink(missing_ok=True)
 

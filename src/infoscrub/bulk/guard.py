@@ -58,6 +58,14 @@ class DstLock:
             self.handle = None
 
 
+def output_relative(relative: str) -> str:
+    """Where under DST a source's output goes: its own relative path (a clip in a container
+    infoscrub does not write, .avi, as .mp4)."""
+    from infoscrub.video.container import written_name
+
+    return str(Path(relative).with_name(written_name(relative)))
+
+
 def check_outputs(sources, dst: Path, force: bool = False) -> None:
     """Refuse, in one line and before any photo is processed, a run that would write onto a
     source photo, out of DST, or over a file it did not write (unless ``force``)."""
@@ -66,7 +74,7 @@ def check_outputs(sources, dst: Path, force: bool = False) -> None:
     real_sources = {os.path.realpath(s): s for s in source_paths}
     onto_source, outside, foreign = [], [], []
     for raw in sources.column("relative_fs").to_pylist():
-        relative = os.fsdecode(raw)
+        relative = output_relative(os.fsdecode(raw))
         destination = dst / relative
         real = os.path.realpath(destination)
         if real in real_sources:

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from infoscrub.faces.identity import check_threshold
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
 from infoscrub.photo_job import ScrubOptions
 from infoscrub.storage.atomic import atomic_write
+from infoscrub.video.container import is_video
 
 # a block is one actor task: small enough to spread the work, few enough that creating them
 # stays cheap (each is one object-store put: 10,000 took 19 s, 1,000 about 2 s)
@@ -88,7 +89,10 @@ def run_bulk(src: str | Path, dst: str | Path, settings: BulkSettings, progress:
         raise InfoscrubError(f"{dst} lies inside {src}: the outputs would be read as inputs")
     sources = list_sources(src)
     if not len(sources):
-        raise InfoscrubError(f"{src} holds no photos ({', '.join(sorted(FORMAT_BY_SUFFIX))})")
+        raise InfoscrubError(f"{src} holds no photos or videos ({', '.join(sorted(FORMAT_BY_SUFFIX))}, .mp4, ...)")
+    if settings.album and len(split_clips(sources)[1]):
+        raise InfoscrubError(f"{src} holds videos: --album reads people from photos only (a clip gives its own "
+                             "people one edit across its frames); scrub the videos in a run of their own")
     from infoscrub.scrubber import Scrubber
 
     # refuse bad weights (and a missing identity extra) before Ray starts
@@ -127,16 +131,22 @@ def scrub_collection(ray, sources, dst: Path, settings: BulkSettings, key: str, 
         context.enable_progress_bars = False  # ours says photos/s and ETA in photos
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         start = time.perf_counter()
-        rows_per_block = -(-len(sources) // min(MAX_BLOCKS, -(-len(sources) // settings.batch_size)))
-        blocks = [sources.slice(i, rows_per_block) for i in range(0, len(sources), rows_per_block)]
+        photos, clips = split_clips(sources)
+        rows_per_block = -(-len(photos) // min(MAX_BLOCKS, -(-len(photos) // settings.batch_size))) if len(photos) else 1
+        blocks = [photos.slice(i, rows_per_block) for i in range(0, len(photos), rows_per_block)]
         if settings.album:
             album_plan = plan_album(ray, blocks, settings, weights, threads, checked.editor, progress)
             key = hashlib.sha256(f"{key}:{album_plan.key()}".encode()).hexdigest()[:16]
-        for batch in map_actors(ray, blocks, ScrubActor, (settings.options, weights, threads, str(dst), key, run,
-                                                         album_plan, reported, settings.photo_seconds), settings):
-            shown.advance(report.add(batch))
-            if album_plan is not None:
-                rows.extend(batch.select(["relative", "face", "belief_before", "belief_after"]).to_pylist())
+        args = (settings.options, weights, threads, str(dst), key, run, album_plan, reported, settings.photo_seconds)
+        # the photos in batches, then each clip a task of its own (a long clip holds up no photo)
+        passes = [(blocks, settings), ([clips.slice(i, 1) for i in range(len(clips))], replace(settings, batch_size=1))]
+        for pass_blocks, pass_settings in passes:
+            if not pass_blocks:
+                continue
+            for batch in map_actors(ray, pass_blocks, ScrubActor, args, pass_settings):
+                shown.advance(report.add(batch))
+                if album_plan is not None:
+                    rows.extend(batch.select(["relative", "face", "belief_before", "belief_after"]).to_pylist())
         seconds = time.perf_counter() - start
         report.close()
     except BaseException:
@@ -157,6 +167,15 @@ def scrub_collection(ray, sources, dst: Path, settings: BulkSettings, key: str, 
     if album_plan is not None:
         summary["album"] = write_album_report(album_plan, rows, settings, dst / STATE / "album" / f"run={run}.json")
     return summary
+
+
+def split_clips(sources):
+    """(the photos, the clips) of a sources table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    clip = pa.array([is_video(s) for s in sources.column("source").to_pylist()], pa.bool_())
+    return sources.filter(pc.invert(clip)), sources.filter(clip)
 
 
 def map_actors(ray, blocks: list, actor: type, args: tuple, settings: BulkSettings):

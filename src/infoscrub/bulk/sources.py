@@ -18,6 +18,7 @@ from pathlib import Path
 from infoscrub.bulk.records import STATE
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import FORMAT_BY_SUFFIX
+from infoscrub.video.container import is_video
 from infoscrub.privacy_report import readable
 
 def row_paths(batch: dict, i: int) -> tuple[str, str, str, str]:
@@ -41,7 +42,7 @@ def folder_sources(src: Path):
     sources, relatives = [], []
     for path in sorted(src.rglob("*")):
         parts = path.relative_to(src).parts
-        if (path.is_file() and path.suffix.lower() in FORMAT_BY_SUFFIX and STATE not in parts
+        if (path.is_file() and (path.suffix.lower() in FORMAT_BY_SUFFIX or is_video(path)) and STATE not in parts
                 and not any(part.startswith(".") for part in parts)):
             sources.append(str(path))
             relatives.append(str(path.relative_to(src)))

@@ -49,10 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also measure the attacker who knows infoscrub: scrub the training split with the "
                    "model, train a fresh attacker on the scrubbed faces with their true labels, judge the "
                    "scrubbed test faces (about 3 minutes an attacker on 2 CPU cores at 64 px)")
-    p.add_argument("--adaptive-policy", action="append", metavar="MODE[:key=value,...]",
+    p.add_argument("--adaptive-policy", action="append", metavar="MODE[@STRENGTH][:key=value,...]",
                    help="how faces are scrubbed for it, repeatable (default: invert, and obfuscate when the "
-                   "model can); keys strength, strength_low (a random strength per face), extra_flip "
-                   "(other attributes flipped at random), alpha_noise (noise on the mixing map)")
+                   "model can): the mode, its strength, and what scrub --randomise draws per face, e.g. "
+                   "obfuscate:strength=0.5,extra=0.3,noise=0.2")
     p.add_argument("--adaptive-budgets", default="100,1000,all", metavar="LIST",
                    help="labelled training faces the attacker gets (default 100,1000,all)")
     p.add_argument("--adaptive-steps", type=int, default=1500, metavar="N",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infoscrub.edit_request import MODES
@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="obfuscate goal: |p - 0.5| at most this (default 0.05)")
     scrub.add_argument("--target-after", metavar="CHANNEL", help="the goal must also hold after this "
                        "sharing channel (e.g. jpeg75)")
+    scrub.add_argument("--randomise", metavar="KEY=VALUE,...",
+                       help="draw part of the edit afresh for every face, with secret randomness, so that an "
+                       "attacker who knows infoscrub cannot learn one fixed edit back: strength=LOW (a strength "
+                       "between LOW and --strength), extra=P (each other attribute also edited with probability "
+                       "P), noise=STD (obfuscate: noise on the mixing map); docs/privacy.md gives what each "
+                       "measurably buys and costs")
     scrub.add_argument("--aligned", action="store_true",
                        help="inputs are already aligned face crops in the model's convention "
                        "(no detection); folder in, folder out, same file names")
@@ -78,8 +84,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "another; the report lists the people, their photos and the outcome per person")
     scrub.add_argument("--album-threshold", type=float, default=None, metavar="D",
                        help="face-recognition distance below which two faces are one person (default 0.6)")
-    scrub.add_argument("--max-megapixels", type=float, default=120.0,
-                       help="refuse larger photos (default 120)")
+    scrub.add_argument("--max-megapixels", type=float, default=None,
+                       help="refuse larger photos (default 120) or video frames (default 8.3, 4K)")
+    video = scrub.add_argument_group("videos", "clips (.mp4 .mov .m4v .mkv .webm .avi; needs infoscrub[video]): "
+                                     "every face tracked across the frames, one edit per person, written as a "
+                                     "new clip (H.264, or VP9 for .webm) with no metadata")
+    video.add_argument("--detect-every", type=int, default=1, metavar="K",
+                       help="run the face detector on every K-th frame and follow the faces between (default 1)")
+    video.add_argument("--min-face", type=float, default=1 / 12, metavar="SHARE",
+                       help="the smallest face searched for, as a share of the frame's short side (default "
+                       "1/12: 60 px at 720p); smaller finds smaller faces, slower")
+    video.add_argument("--video-quality", type=int, default=None, metavar="Q",
+                       help="the encoder's constant quality, 0-51, lower is better (default 20)")
+    video.add_argument("--keep-audio", action="store_true",
+                       help="copy the audio unchanged (default: dropped, since a voice identifies)")
+    video.add_argument("--max-seconds", type=float, default=600.0, help="refuse longer clips (default 600)")
     scrub.set_defaults(handler=run_scrub)
 
 
@@ -90,9 +109,12 @@ class Job:
 
 
 def list_photos(folder: Path) -> list[Path]:
+    """The photos and videos of a folder, by name."""
+    from infoscrub.video.container import is_video
+
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in suffix_formats())
+                  and (p.suffix.lower() in suffix_formats() or is_video(p)))
 
 
 def plan_jobs(inputs: list[str], output: str) -> list[Job]:
@@ -105,7 +127,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
             found = list_photos(path)
             if not found:
                 raise InfoscrubError(
-                    f"{path} holds no photos ({', '.join(sorted(suffix_formats()))})")
+                    f"{path} holds no photos or videos ({', '.join(sorted(suffix_formats()))}, .mp4, ...)")
             sources.extend(found)
         elif path.is_file():
             sources.append(path)
@@ -116,7 +138,9 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
         return [Job(sources[0], out)]
     if out.exists() and not out.is_dir():
         raise InfoscrubError(f"--output {out} is a file; several photos need a folder")
-    jobs = [Job(s, out / s.name) for s in sources]
+    from infoscrub.video.container import written_name
+
+    jobs = [Job(s, out / written_name(s)) for s in sources]
     seen: dict[str, Path] = {}
     for job in jobs:
         if job.destination.name in seen:
@@ -128,18 +152,25 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
-    from infoscrub.edit_request import EditRequest
+    from infoscrub.edit_request import EditRequest, parse_randomise
     from infoscrub.photo_io import write_bytes_atomic
     from infoscrub.photo_job import ScrubOptions, scrub_album_files, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
+    from infoscrub.video.container import is_video
 
     if not parse_attribute_list(args.attributes):
         raise InfoscrubError("--attributes is empty; give at least one name")
     parse_face_indices(args.faces)  # fail on a typo before loading anything
     target = target_from_args(args)
+    randomise = parse_randomise(args.randomise) if args.randomise is not None else None
     check_album_args(args)
     strength = 1.0 if args.strength is None else args.strength
+    # the mode, strength and randomness checked before any model loads
+    request = EditRequest(args.attributes, args.mode, strength, target, randomise).checked()
     jobs = plan_jobs(args.inputs, args.output)
+    videos = [job for job in jobs if is_video(job.source)]
+    if videos:
+        check_video_args(args)
     for report_path in args.report:
         if Path(report_path).exists() and not args.force:
             raise InfoscrubError(f"{report_path} already exists; use --force to replace it")
@@ -151,7 +182,7 @@ def run_scrub(args: argparse.Namespace) -> int:
         existing = [j.destination for j in jobs if j.destination.exists()]
         if existing:
             raise InfoscrubError(f"{existing[0]} already exists; use --force to replace it")
-    max_pixels = int(args.max_megapixels * 1e6)
+    max_pixels = int((120.0 if args.max_megapixels is None else args.max_megapixels) * 1e6)
     if args.album:
         from infoscrub.faces.identity import shared_embedder
 
@@ -160,7 +191,7 @@ def run_scrub(args: argparse.Namespace) -> int:
                              identity=False if args.no_identity else None)
     attributes = resolve_attributes(args.attributes, scrubber.attributes)
 
-    request = EditRequest(attributes, mode=args.mode, strength=strength, target=target)
+    request = replace(request, attributes=attributes)
     options = ScrubOptions(request, faces=args.faces, aligned=args.aligned, copy_faceless=args.copy_faceless,
                            force=args.force, max_pixels=max_pixels)
     entries: list[dict] = []
@@ -168,11 +199,13 @@ def run_scrub(args: argparse.Namespace) -> int:
     faceless: list[str] = []
     album = None
     if args.album:
-        results, album = scrub_album_files(scrubber, [(j.source, j.destination) for j in jobs], options,
-                                           threshold=args.album_threshold)
-    else:  # photo by photo, each written before the next is read
-        results = (scrub_file(scrubber, job.source, job.destination, options) for job in jobs)
-    for job, result in zip(jobs, results):
+        photos, album = scrub_album_files(scrubber, [(j.source, j.destination) for j in jobs], options,
+                                          threshold=args.album_threshold)
+        results = ((photo, None) for photo in photos)
+    else:  # one by one, each written before the next is read; a clip with its key frames
+        results = (scrub_video_job(scrubber, job, request, args) if is_video(job.source)
+                   else (scrub_file(scrubber, job.source, job.destination, options), None) for job in jobs)
+    for job, (result, video) in zip(jobs, results):
         entry = result.entry
         if result.error is not None:
             if len(jobs) == 1:
@@ -190,7 +223,12 @@ def run_scrub(args: argparse.Namespace) -> int:
                       f"({face['target']['goal']}; strength {face['strength']}, p "
                       + ", ".join(f"{a} {p:.2f}" for a, p in face["target"]["p_final"].items()) + ")",
                       file=sys.stderr)
-        if html_wanted:
+        if html_wanted and is_video(job.source):
+            from infoscrub.video.job import report_items
+
+            if video is not None:
+                previews.extend(report_items(job.source, video))
+        elif html_wanted:
             from infoscrub.privacy_report import report_item
 
             previews.append(report_item(job.source, job.destination, entry,
@@ -218,6 +256,64 @@ def run_scrub(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_video_args(args: argparse.Namespace) -> None:
+    """A clip gives each person one edit across its frames: the options that choose per face
+    or per photo do not apply to it."""
+    clashing = [flag for flag, on in (("--album", args.album), ("--target", args.target),
+                                      ("--faces", args.faces is not None), ("--aligned", args.aligned),
+                                      ("--randomise", args.randomise is not None),
+                                      ("--report-originals", args.report_originals)) if on]
+    if clashing:
+        raise InfoscrubError(f"a video gives each person one edit across its frames; {clashing[0]} does not "
+                             "apply to videos (scrub them apart from the photos)")
+    if args.detect_every < 1:
+        raise InfoscrubError(f"--detect-every must be at least 1, not {args.detect_every}")
+
+
+def scrub_video_job(scrubber, job: Job, request, args: argparse.Namespace):
+    """One clip, with a progress line on a terminal: (its entry, its key frames)."""
+    from infoscrub.video.container import DEFAULT_QUALITY, VideoLimits
+    from infoscrub.video.job import VideoOptions, scrub_video_file
+
+    options = VideoOptions(request, detect_every=args.detect_every, min_face=args.min_face,
+                           quality=DEFAULT_QUALITY if args.video_quality is None else args.video_quality,
+                           keep_audio=args.keep_audio, copy_faceless=args.copy_faceless, force=args.force,
+                           limits=VideoLimits(max_pixels=VideoLimits().max_pixels if args.max_megapixels is None
+                                              else int(args.max_megapixels * 1e6), max_seconds=args.max_seconds))
+    line = ProgressLine(shown(job.source)) if sys.stderr.isatty() else None
+    try:
+        return scrub_video_file(scrubber, job.source, job.destination, options, line)
+    finally:
+        if line is not None:
+            line.done()
+
+
+class ProgressLine:
+    """'clip.mp4: scrubbing 120/300 frames, 11.2 frames/s, 16 s left' on one terminal line."""
+
+    def __init__(self, name: str):
+        import time
+
+        self.name, self.clock, self.started, self.stage = name, time.perf_counter, time.perf_counter(), ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.stage, self.started = stage, self.clock()
+        if done % 10 and done != total:
+            return
+        print("\r" + progress_text(self.name, stage, done, total, self.clock() - self.started), end="",
+              file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def progress_text(name: str, stage: str, done: int, total: int, seconds: float) -> str:
+    rate = done / seconds if seconds > 0 else 0.0
+    left = f", {max(0.0, (total - done) / rate):.0f} s left" if rate > 0 and total else ""
+    return f"{name}: {stage} {done}/{total or '?'} frames, {rate:.1f} frames/s{left}"
+
+
 def check_album_args(args: argparse.Namespace) -> None:
     """--album edits people, not faces one by one: the options that choose per face clash."""
     if not args.album:
@@ -225,7 +321,8 @@ def check_album_args(args: argparse.Namespace) -> None:
             raise InfoscrubError("--album-threshold needs --album")
         return
     clashing = [flag for flag, on in (("--target", args.target), ("--faces", args.faces is not None),
-                                      ("--aligned", args.aligned)) if on]
+                                      ("--aligned", args.aligned), ("--randomise", args.randomise is not None))
+                if on]
     if clashing:
         raise InfoscrubError(f"--album gives every person one edit across the photos; {clashing[0]} does not "
                              "apply to it")

@@ -12,8 +12,9 @@ learn back; obfuscation's randomness may hold better. This module measures it:
    training faces with their true labels, with every training face labelled and with only
    a few (``budgets``: an attacker with few labelled victims);
 3. judge it on the scrubbed test faces, beside the fixed attacker on the same faces and
-   both on unedited faces. ``see_strength`` adds an attacker that is also given each face's
-   strength, as a fourth input plane.
+   both on unedited faces. ``see_strength`` adds, where the strength is drawn per face, an
+   attacker that is also given each face's strength, as a fourth input plane. A randomised
+   policy is measured at the largest budget only (``budgets_for``).
 
 All the chosen attributes are scrubbed together on every face (a user hiding them all),
 and one multi-label attacker judges each of them; ``attributes`` can name one to study it
@@ -34,11 +35,11 @@ import torch
 from infoscrub.attributes import resolve_attributes
 from infoscrub.data.batches import seeded_generator, to_model_range, to_uint8
 from infoscrub.data.imageset import ImageSet
-from infoscrub.edit_request import MODES
+from infoscrub.edit_request import Randomise, check_edit_request, parse_randomise
 from infoscrub.errors import InfoscrubError
 from infoscrub.evaluation.adversary import evaluate_adversary
-from infoscrub.inference import Editor
 from infoscrub.models.adversary import AdversaryConfig
+from infoscrub.randomised_edit import edit_randomised
 from infoscrub.training.adversary import AdversaryTask, AdversaryTrainConfig
 from infoscrub.training.config import RunConfig
 from infoscrub.training.loop import fit, make_context
@@ -46,42 +47,29 @@ from infoscrub.training.loop import fit, make_context
 
 @dataclass
 class ScrubPolicy:
-    """How each face is scrubbed: the product's settings, with its randomised defences."""
+    """How each face is scrubbed: the product's settings (``scrub --mode --strength
+    --randomise``)."""
 
     mode: str = "invert"
     strength: float = 1.0
-    strength_low: float | None = None  # a random strength per face, uniform in [strength_low, strength]
-    extra_flip: float = 0.0  # each attribute not chosen is also inverted with this probability
-    alpha_noise: float = 0.0  # obfuscation: Gaussian noise of this std on the mixing map (clamped)
+    randomise: Randomise = field(default_factory=Randomise)
 
     def check(self) -> None:
-        if self.mode not in MODES:
-            raise InfoscrubError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
-        low = self.strength if self.strength_low is None else self.strength_low
-        if not 0.0 <= low <= self.strength <= 1.0:
-            raise InfoscrubError(f"strengths must satisfy 0 <= low <= strength <= 1, got {low} and {self.strength}")
-        if not 0.0 <= self.extra_flip <= 1.0:
-            raise InfoscrubError(f"extra_flip is a probability, not {self.extra_flip}")
-        if self.alpha_noise < 0 or (self.alpha_noise and self.mode != "obfuscate"):
-            raise InfoscrubError("alpha_noise is a non-negative std and applies to obfuscation only")
+        self.strength = check_edit_request(self.mode, self.strength)
+        self.randomise.check(self.mode, self.strength)
 
     @property
     def randomised(self) -> bool:
-        return self.strength_low is not None or self.extra_flip > 0 or self.alpha_noise > 0
+        return self.randomise.active
 
     @property
     def name(self) -> str:
         """'invert', 'obfuscate, strength U[0.5, 1], 30% extra flips', ..."""
         parts = [self.mode]
-        if self.strength_low is not None:
-            parts.append(f"strength U[{self.strength_low:g}, {self.strength:g}]")
-        elif self.strength != 1.0:
+        if self.strength != 1.0 and self.randomise.strength_low is None:
             parts.append(f"strength {self.strength:g}")
-        if self.extra_flip:
-            parts.append(f"{self.extra_flip:.0%} extra flips")
-        if self.alpha_noise:
-            parts.append(f"mixing noise {self.alpha_noise:g}")
-        return ", ".join(parts)
+        drawn = self.randomise.describe(self.strength)
+        return ", ".join(parts + ([drawn] if drawn else []))
 
 
 def _attacker_config() -> AdversaryTrainConfig:
@@ -95,7 +83,7 @@ def _attacker_config() -> AdversaryTrainConfig:
 class AdaptiveConfig:
     policies: list[ScrubPolicy] = field(default_factory=lambda: [ScrubPolicy("invert"), ScrubPolicy("obfuscate")])
     budgets: list[int] = field(default_factory=lambda: [100, 1000, 0])  # labelled training faces; 0 = all
-    see_strength: bool = False  # also an attacker given each face's strength (with all labels)
+    see_strength: bool = False  # also an attacker given each face's random strength (with all labels)
     train_limit: int | None = None  # scrub only the first N training faces
     attacker: AdversaryTrainConfig = field(default_factory=_attacker_config)
     edit_batch: int = 128
@@ -108,31 +96,16 @@ class AdaptiveConfig:
 def scrub_split(editor: Any, images: torch.Tensor, attributes: list[str], policy: ScrubPolicy,
                 batch_size: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(scrubbed uint8 images, the strength used per face) for uint8 faces (N, 3, S, S),
-    label-free, as a photo is scrubbed. The policy's randomness is a function of ``seed``."""
+    label-free, as a photo is scrubbed (``randomised_edit``, the scrubber's own path). The
+    policy's randomness is a function of ``seed``."""
     policy.check()
-    if (policy.extra_flip or policy.alpha_noise) and not isinstance(editor, Editor):
-        raise InfoscrubError("extra flips and mixing noise need an InfoScrub editor")
     gen = seeded_generator(torch.device("cpu"), seed, 0xADA)
-    low = policy.strength if policy.strength_low is None else policy.strength_low
-    strengths = low + (policy.strength - low) * torch.rand(len(images), generator=gen)
-    chosen = set(attributes)
-    others = torch.tensor([a not in chosen for a in editor.attributes])
-    out = torch.empty_like(images)
+    out, strengths = torch.empty_like(images), torch.empty(len(images))
     for start in range(0, len(images), batch_size):
-        x = to_model_range(images[start:start + batch_size]).to(editor.device)
-        rows = len(x)
-        extra = None
-        if policy.extra_flip:
-            extra = (torch.rand(rows, len(others), generator=gen) < policy.extra_flip) & others
-        alpha = None
-        if policy.alpha_noise:
-            alpha = editor.mixing(x, attributes, extra=extra)
-            noise = torch.randn(alpha.shape, generator=gen).to(alpha.device) * policy.alpha_noise
-            alpha = (alpha + noise).clamp(0.0, 1.0)
-        kwargs = {} if extra is None and alpha is None else {"extra": extra, "alpha": alpha}
-        edited = editor.edit(x, attributes, mode=policy.mode, strength=1.0, **kwargs)
-        s = strengths[start:start + rows].to(x.device, x.dtype)[:, None, None, None]
-        out[start:start + rows] = to_uint8(x + s * (edited.float() - x)).cpu()
+        x = to_model_range(images[start:start + batch_size])
+        edited, drawn = edit_randomised(editor, x, attributes, policy.mode, policy.strength, policy.randomise, gen)
+        out[start:start + len(x)] = to_uint8(edited).cpu()
+        strengths[start:start + len(x)] = drawn.strengths
     return out, strengths
 
 
@@ -206,7 +179,7 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
     entry: dict[str, Any] = {"policy": asdict(policy), "name": policy.name,
                              "fixed": judge(fixed_attacker, scrubbed_test, attributes), "adaptive": {}}
     log(f"adaptive [{policy.name}]: fixed attacker on scrubbed faces {_mean(entry['fixed']):.3f}")
-    for budget in cfg.budgets:
+    for budget in budgets_for(policy, cfg.budgets):
         rows = budget_subset(len(train), budget, cfg.seed)
         model = train_attacker(scrubbed_train.subset(rows), attributes, cfg.attacker, work / f"{policy.name}-{budget}")
         entry["adaptive"][str(budget or "all")] = {
@@ -214,7 +187,7 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
             "unedited": judge(model, test, attributes)}
         log(f"adaptive [{policy.name}]: attacker trained on {len(rows)} scrubbed faces: "
             f"{_mean(entry['adaptive'][str(budget or 'all')]['scrubbed']):.3f} on scrubbed test faces")
-    if cfg.see_strength:
+    if cfg.see_strength and policy.randomise.strength_low is not None:
         seen_train = replace(scrubbed_train, images=with_strength_plane(train_images, train_strengths))
         seen_test = replace(scrubbed_test, images=with_strength_plane(test_images, test_strengths))
         model = train_attacker(seen_train, attributes, cfg.attacker, work / f"{policy.name}-strength")
@@ -222,6 +195,15 @@ def _one_policy(editor, fixed_attacker, train: ImageSet, test: ImageSet, attribu
         log(f"adaptive [{policy.name}]: attacker given the strength: "
             f"{_mean(entry['sees_strength']['scrubbed']):.3f}")
     return entry
+
+
+def budgets_for(policy: ScrubPolicy, budgets: list[int]) -> list[int]:
+    """A plain mode is measured at every label budget; a randomised defence against the
+    attacker with the most labels only, the one it must hold against (and the costliest
+    to train: a budget is a whole attacker)."""
+    if not policy.randomised:
+        return list(budgets)
+    return [0] if 0 in budgets else [max(budgets)]
 
 
 def _mean(per_attribute: dict[str, dict[str, float]]) -> float:
@@ -269,23 +251,17 @@ def adaptive_section(m: dict[str, Any]) -> list[str]:
 
 # ---- settings from the command line --------------------------------------------------------
 
-POLICY_KEYS = {"strength": float, "strength_low": float, "extra_flip": float, "alpha_noise": float}
-
-
 def parse_policy(text: str) -> ScrubPolicy:
-    """'invert', 'obfuscate:strength_low=0.5,extra_flip=0.3' -> a checked ScrubPolicy."""
-    mode, _, options = text.partition(":")
-    values: dict[str, float] = {}
-    for item in filter(None, (o.strip() for o in options.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or key.strip() not in POLICY_KEYS:
-            raise InfoscrubError(f"--adaptive-policy takes MODE[:key=value,...] with keys "
-                                 f"{', '.join(POLICY_KEYS)}; not {item!r}")
-        try:
-            values[key.strip()] = POLICY_KEYS[key.strip()](value)
-        except ValueError:
-            raise InfoscrubError(f"--adaptive-policy: {key.strip()} takes a number, not {value!r}") from None
-    policy = ScrubPolicy(mode.strip(), **values)
+    """'invert', 'invert@0.7', 'obfuscate:strength=0.5,extra=0.3,noise=0.2' -> a checked
+    ScrubPolicy: the mode, its strength after '@', and ``scrub --randomise``'s settings."""
+    head, _, options = text.partition(":")
+    mode, at, strength = (p.strip() for p in head.partition("@"))
+    try:
+        value = float(strength) if at else 1.0
+    except ValueError:
+        raise InfoscrubError(f"--adaptive-policy takes MODE[@STRENGTH][:randomise settings]; "
+                             f"{strength!r} is not a strength") from None
+    policy = ScrubPolicy(mode, value, parse_randomise(options) if options.strip() else Randomise())
     policy.check()
     return policy
 

@@ -39,7 +39,8 @@ def is_better(new: dict[str, Any], old: dict[str, Any] | None, min_utility: floa
     realism_ok, realism_why = realism_holds(new.get("realism"), old.get("realism"))
     if not realism_ok:
         return False, f"realism rule: {realism_why}"
-    return True, f"inversion accuracy {before} -> {privacy:.3f}, utility {utility:.3f}, {realism_why}"
+    shown = f"{before:.3f}" if isinstance(before, (int, float)) else "none"
+    return True, f"inversion accuracy {shown} -> {privacy:.3f}, utility {utility:.3f}, {realism_why}"
 
 
 def realism_holds(new: dict[str, Any] | None, old: dict[str, Any] | None) -> tuple[bool, str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, UploadFile
 
@@ -33,7 +33,7 @@ from infoscrub.consistent_album import Album, AlbumPhotos, AlbumScrub, grouping_
 from infoscrub.edit_request import MODES, EditRequest, Target
 from infoscrub.errors import InfoscrubError
 from infoscrub.photo_io import NotAPhoto, Photo, PhotoTooLarge, decode_photo, encode_photo
-from infoscrub.privacy_report import report_assets_dir
+from infoscrub.privacy_report import audit_text, report_assets_dir
 from infoscrub.scrubber import Scrubber
 from infoscrub.service.guards import (
     LOOPBACK_HOSTS,
@@ -83,6 +83,12 @@ def create_app(scrubber: Scrubber, limits: ServiceLimits | None = None,
     async def index() -> FileResponse:
         return FileResponse(static_dir() / "index.html", media_type="text/html",
                             headers=PAGE_HEADERS)
+
+    @app.get("/privacy", include_in_schema=False)
+    async def privacy_audit() -> PlainTextResponse:
+        """The privacy audit (docs/privacy.md): which attacker the page's beliefs come from
+        and what the others read."""
+        return PlainTextResponse(audit_text(), media_type="text/plain; charset=utf-8")
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -287,9 +293,7 @@ def scrub_upload(scrubber: Scrubber, limits: ServiceLimits, fields: dict[str, An
     photo = decode_upload(fields["photo"], limits, "upload")
     request = fields["request"]
     try:
-        edited, report = scrubber.scrub_photo(photo, request.attributes, mode=request.mode,
-                                              strength=request.strength, faces=fields["faces"],
-                                              target=request.target)
+        edited, report = scrubber.scrub_request(photo, request, fields["faces"])
     except InfoscrubError as exc:
         raise ServiceError(400, str(exc)) from None
     if report["faces_found"] == 0:

@@ -1,0 +1,60 @@
+"""Faces followed through a clip (``video.tracks``): detections linked into tracks, misses kept
+inside a track's span, landmarks filled in and steadied over time."""
+
+import numpy as np
+
+from infoscrub.faces.detect import Face
+from infoscrub.video.tracks import Linker, box_of, dense_landmarks, gaussian_over_time
+
+
+def face_at(x: float, y: float, side: float = 40.0, jitter: np.ndarray | None = None) -> Face:
+    points = np.array([[x - 8, y - 5], [x + 8, y - 5], [x, y + 2], [x - 6, y + 9], [x + 6, y + 9]], float)
+    if jitter is not None:
+        points = points + jitter
+    return Face((x - side / 2, y - side / 2, x + side / 2, y + side / 2), 0.99, points)
+
+
+def test_a_moving_face_is_one_track_and_two_faces_are_two():
+    linker = Linker(max_gap=3)
+    for frame in range(10):
+        ids = linker.add(frame, [face_at(50 + 4 * frame, 60), face_at(200 - 4 * frame, 80)])
+        assert ids == [0, 1]
+    tracks = linker.finished()
+    assert [sorted(t.detected) for t in tracks] == [list(range(10))] * 2 and all(not t.missed for t in tracks)
+
+
+def test_a_missed_face_keeps_its_track_and_the_misses_are_named():
+    linker = Linker(max_gap=3)
+    for frame in range(10):
+        linker.add(frame, [] if frame in (4, 5) else [face_at(50 + 3 * frame, 60)])
+    (track,) = linker.finished()
+    assert track.missed == [4, 5] and (track.first, track.last) == (0, 9)
+    dense = dense_landmarks(track, sigma=0)
+    assert sorted(dense) == list(range(10))  # filled in where it was missed
+    assert np.allclose(dense[4].mean(axis=0), [62.0, 62.0], atol=1e-6)  # a third of the way from frame 3 to 6
+
+
+def test_a_face_gone_longer_than_the_gap_starts_a_new_track_and_leaving_is_no_miss():
+    linker = Linker(max_gap=2)
+    for frame in range(12):
+        linker.add(frame, [face_at(60, 60)] if frame < 4 or frame >= 9 else [])
+    first, second = linker.finished()
+    assert (first.first, first.last, second.first, second.last) == (0, 3, 9, 11)
+    assert first.missed == [] and second.missed == []
+
+
+def test_smoothing_steadies_jittered_landmarks_and_holds_the_ends():
+    rng = np.random.default_rng(0)
+    linker = Linker(max_gap=2)
+    for frame in range(40):
+        linker.add(frame, [face_at(100.0, 80.0, jitter=rng.normal(0, 1.5, (5, 2)))])
+    (track,) = linker.finished()
+    raw = np.stack([v for _, v in sorted(dense_landmarks(track, sigma=0).items())])
+    smooth = np.stack([v for _, v in sorted(dense_landmarks(track, sigma=2.0).items())])
+    assert np.abs(np.diff(smooth, axis=0)).mean() < 0.3 * np.abs(np.diff(raw, axis=0)).mean()
+    constant = np.ones((7, 3))
+    assert np.allclose(gaussian_over_time(constant, 2.0), constant)  # no drift at the ends
+    short = np.arange(6.0).reshape(2, 3)  # a track of two frames, shorter than the window
+    assert np.allclose(gaussian_over_time(short, 2.0), short.mean(axis=0), atol=0.5)
+    x1, y1, x2, y2 = box_of(raw[0])
+    assert x1 < 92 and x2 > 108 and y1 < 75 and y2 > 89
