@@ -261,7 +261,7 @@ def test_videos_in_a_collection_are_one_task_each_and_reported_per_person(tmp_pa
     shutil.copy(sorted(FACES.glob("*.jpg"))[5], src / "one.jpg")
     dst = tmp_path / "dst"
     summary = run_bulk(src, dst, settings(weights), progress=False)
-    assert summary["photos"] == 3 and summary["counts"] == {"scrubbed": 3}
+    assert summary["photos"] == 3 and summary["counts"] == {"scrubbed": 3}, summary["first_errors"]
     assert (dst / "clips" / "walk.mp4").is_file() and (dst / "clips" / "walk2.mp4").is_file()  # .avi is written as .mp4
     rows = report(summary)
     clip_rows = rows[rows["relative"].str.startswith("clips/")]

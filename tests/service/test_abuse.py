@@ -155,12 +155,12 @@ def test_busy_answer_has_retry_after(scrubber) -> None:
     entered, release = threading.Event(), threading.Event()
     blocking = copy.copy(scrubber)
 
-    def scrub_photo(*args, **kwargs):
+    def scrub_request(*args, **kwargs):
         entered.set()
         release.wait(10)
-        return scrubber.scrub_photo(*args, **kwargs)
+        return scrubber.scrub_request(*args, **kwargs)
 
-    blocking.scrub_photo = scrub_photo
+    blocking.scrub_request = scrub_request
     limits = ServiceLimits(workers=1, max_waiting=0, retry_after_s=7)
     photo = {"photo": ("p.jpg", encode(astronaut(), "JPEG"))}
     with serving(create_app(blocking, limits)) as url, ThreadPoolExecutor(1) as pool:
@@ -198,10 +198,10 @@ def test_extra_allowed_hosts(scrubber) -> None:
 def test_pipeline_crash_is_a_json_500_and_logged(scrubber, caplog) -> None:
     broken = copy.copy(scrubber)
 
-    def scrub_photo(*args, **kwargs):
+    def scrub_request(*args, **kwargs):
         raise RuntimeError("secret detail at /home/someone/model.pt")
 
-    broken.scrub_photo = scrub_photo
+    broken.scrub_request = scrub_request
     with serving(create_app(broken)) as url, caplog.at_level(logging.ERROR,
                                                              "infoscrub.service"):
         reply = httpx.post(f"{url}/v1/scrub", data={"attributes": "Male"},

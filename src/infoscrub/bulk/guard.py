@@ -74,8 +74,8 @@ def check_outputs(sources, dst: Path, force: bool = False) -> None:
     real_sources = {os.path.realpath(s): s for s in source_paths}
     onto_source, outside, foreign = [], [], []
     for raw in sources.column("relative_fs").to_pylist():
-        relative = output_relative(os.fsdecode(raw))
-        destination = dst / relative
+        relative = os.fsdecode(raw)
+        destination = dst / output_relative(relative)
         real = os.path.realpath(destination)
         if real in real_sources:
             onto_source.append((destination, real_sources[real]))

@@ -176,7 +176,7 @@ def read_frames(path: str | Path, info: VideoInfo, audio_packets: bool = False) 
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         streams = [video] + ([container.streams.audio[0]] if audio_packets and container.streams.audio else [])
-        index = 0
+        index, last = 0, 0.0
         try:
             for packet in container.demux(*streams):
                 if packet.stream is not video:
@@ -185,12 +185,14 @@ def read_frames(path: str | Path, info: VideoInfo, audio_packets: bool = False) 
                     continue
                 for frame in packet.decode():
                     rgb = upright(frame.to_ndarray(format="rgb24"), info.rotation)
-                    yield Frame(index, frame.pts, float(frame.time or 0.0), rgb)
+                    last = float(frame.time or 0.0)
+                    yield Frame(index, frame.pts, last, rgb)
                     index += 1
         except (av.FFmpegError, ValueError) as exc:
             raise NotAVideo(f"{path}: the video is damaged after frame {index} ({one_line(exc)})") from None
-    if info.frames and index < 0.9 * info.frames - 1:
-        raise NotAVideo(f"{path}: the video ends after {index} of its {info.frames} frames (truncated?)")
+    # the frames stop well before the stated length (a frame count can mislead, a time cannot)
+    if info.duration_s and last < info.duration_s - max(1.0, 0.1 * info.duration_s):
+        raise NotAVideo(f"{path}: the video ends at {last:.1f} s of its {info.duration_s:.1f} s (truncated?)")
 
 
 class VideoWriter:

@@ -122,12 +122,13 @@ def write_clip(path: str | Path, frames: list[np.ndarray], fps: float = 25.0, ro
     container tags (creation_time, location, make...)."""
     av = require_av()
     path = Path(path)
-    base = Fraction(1, 1000)
+    rate = Fraction(fps).limit_denominator(1000)
+    base = Fraction(1, 1000) if times is not None else 1 / rate  # milliseconds only for a variable rate
     with av.open(str(path), "w") as out:
         for key, value in (metadata or {}).items():
             out.metadata[key] = value
         stored = [np.ascontiguousarray(np.rot90(f, k=-(rotation // 90))) for f in frames] if rotation else frames
-        stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        stream = out.add_stream(codec, rate=rate)
         stream.height, stream.width = stored[0].shape[:2]
         stream.pix_fmt = pixel_format
         stream.time_base = base
@@ -138,7 +139,7 @@ def write_clip(path: str | Path, frames: list[np.ndarray], fps: float = 25.0, ro
         for index, rgb in enumerate(stored):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             seconds = times[index] if times is not None else index / fps
-            frame.pts, frame.time_base = int(round(seconds * 1000)), base
+            frame.pts, frame.time_base = int(round(seconds / base)), base
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
