@@ -91,7 +91,7 @@ def speed(scrubber, faces, frames: int, tmp: Path) -> None:
             for k in (1, 3):
                 report = run(scrubber, clip, tmp / "out.mp4", "invert", k)
                 per = {s: report["timings_s"].get(s, 0.0) / report["video"]["frames"] for s in STAGES}
-                print(f"| {width}x{height} pan | {count} ({report['detection']['tracks']} tracked) | {k} | "
+                print(f"| {width}x{height} {scenario} | {count} ({report['detection']['tracks']} tracked) | {k} | "
                       f"{report['frames_per_second']:.1f} | " + " | ".join(f"{per[s]:.4f}" for s in STAGES) + " |")
 
 
