@@ -138,7 +138,9 @@ def test_the_command_refuses_what_a_clip_cannot_do_in_one_line(tmp_path, capsys,
     source = write_clip(tmp_path / "c.mp4", frames)
     for extra, message in ((["--album"], "--album does not apply to videos"),
                            (["--target"], "--target does not apply to videos"),
-                           (["--detect-every", "0"], "at least 1")):
+                           (["--detect-every", "0"], "at least 1"),
+                           (["--video-quality", "99"], "0-51 scale"),
+                           (["--min-face", "2"], "share of the frame's side")):
         code, _, err = run_scrub([source, "--attributes", "Male", "--output", tmp_path / "o.mp4", *extra], capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     broken = tmp_path / "broken.mp4"

@@ -120,7 +120,7 @@ class ScrubActor:
         try:
             with time_limit(None if clip else self.photo_seconds):  # a clip takes as long as it is
                 if clip:
-                    entry = self.scrub_clip(source, relative)
+                    entry = self.scrub_clip(source, relative, sha)
                 elif self.album is None:
                     entry = scrub_file(self.scrubber, Path(source), self.dst / relative, self.options,
                                        data=data).entry
@@ -135,12 +135,14 @@ class ScrubActor:
             mark_finished(self.dst, relative, sha, self.key, self.run, entry.get("output"), rows)
         return rows
 
-    def scrub_clip(self, source: str, relative: str) -> dict[str, Any]:
-        """One clip, one task (``video.job``): every person one edit across its frames."""
+    def scrub_clip(self, source: str, relative: str, sha: str) -> dict[str, Any]:
+        """One clip, one task (``video.job``): every person one edit across its frames;
+        ``sha``: its digest, already computed."""
         from infoscrub.video.job import VideoOptions, scrub_video_file
 
         options = VideoOptions(self.options.request, copy_faceless=self.options.copy_faceless, force=True)
-        result, _ = scrub_video_file(self.scrubber, Path(source), self.dst / output_relative(relative), options)
+        result, _ = scrub_video_file(self.scrubber, Path(source), self.dst / output_relative(relative), options,
+                                     digest=sha)
         return result.entry
 
     def drop_stale_output(self, relative: str) -> None:

@@ -8,9 +8,13 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infoscrub.edit_request import MODES
 from infoscrub.errors import InfoscrubError, NoFaceFound
+
+if TYPE_CHECKING:
+    from infoscrub.video.job import VideoOptions
 
 
 def suffix_formats() -> dict[str, str]:
@@ -168,9 +172,7 @@ def run_scrub(args: argparse.Namespace) -> int:
     # the mode, strength and randomness checked before any model loads
     request = EditRequest(args.attributes, args.mode, strength, target, randomise).checked()
     jobs = plan_jobs(args.inputs, args.output)
-    videos = [job for job in jobs if is_video(job.source)]
-    if videos:
-        check_video_args(args)
+    video_options = video_options_from(args, request) if any(is_video(job.source) for job in jobs) else None
     for report_path in args.report:
         if Path(report_path).exists() and not args.force:
             raise InfoscrubError(f"{report_path} already exists; use --force to replace it")
@@ -203,7 +205,7 @@ def run_scrub(args: argparse.Namespace) -> int:
                                           threshold=args.album_threshold)
         results = ((photo, None) for photo in photos)
     else:  # one by one, each written before the next is read; a clip with its key frames
-        results = (scrub_video_job(scrubber, job, request, args) if is_video(job.source)
+        results = (scrub_video_job(scrubber, job, replace(video_options, request=request)) if is_video(job.source)
                    else (scrub_file(scrubber, job.source, job.destination, options), None) for job in jobs)
     for job, (result, video) in zip(jobs, results):
         entry = result.entry
@@ -256,9 +258,12 @@ def run_scrub(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_video_args(args: argparse.Namespace) -> None:
-    """A clip gives each person one edit across its frames: the options that choose per face
-    or per photo do not apply to it."""
+def video_options_from(args: argparse.Namespace, request) -> VideoOptions:
+    """The clips' settings, checked before any model loads. A clip gives each person one edit
+    across its frames: the options that choose per face or per photo do not apply to it."""
+    from infoscrub.video.container import DEFAULT_QUALITY, VideoLimits
+    from infoscrub.video.job import VideoOptions
+
     clashing = [flag for flag, on in (("--album", args.album), ("--target", args.target),
                                       ("--faces", args.faces is not None), ("--aligned", args.aligned),
                                       ("--randomise", args.randomise is not None),
@@ -266,20 +271,19 @@ def check_video_args(args: argparse.Namespace) -> None:
     if clashing:
         raise InfoscrubError(f"a video gives each person one edit across its frames; {clashing[0]} does not "
                              "apply to videos (scrub them apart from the photos)")
-    if args.detect_every < 1:
-        raise InfoscrubError(f"--detect-every must be at least 1, not {args.detect_every}")
-
-
-def scrub_video_job(scrubber, job: Job, request, args: argparse.Namespace):
-    """One clip, with a progress line on a terminal: (its entry, its key frames)."""
-    from infoscrub.video.container import DEFAULT_QUALITY, VideoLimits
-    from infoscrub.video.job import VideoOptions, scrub_video_file
-
     options = VideoOptions(request, detect_every=args.detect_every, min_face=args.min_face,
                            quality=DEFAULT_QUALITY if args.video_quality is None else args.video_quality,
                            keep_audio=args.keep_audio, copy_faceless=args.copy_faceless, force=args.force,
                            limits=VideoLimits(max_pixels=VideoLimits().max_pixels if args.max_megapixels is None
                                               else int(args.max_megapixels * 1e6), max_seconds=args.max_seconds))
+    options.check()
+    return options
+
+
+def scrub_video_job(scrubber, job: Job, options: VideoOptions):
+    """One clip, with a progress line on a terminal: (its entry, its key frames)."""
+    from infoscrub.video.job import scrub_video_file
+
     line = ProgressLine(shown(job.source)) if sys.stderr.isatty() else None
     try:
         return scrub_video_file(scrubber, job.source, job.destination, options, line)

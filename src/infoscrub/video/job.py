@@ -458,11 +458,13 @@ def timed(items, timings: Timings, stage: str):
 
 
 def scrub_video_file(scrubber: Scrubber, source: Path, destination: Path, options: VideoOptions,
-                     progress: Progress | None = None) -> tuple[PhotoResult, VideoResult | None]:
-    """``scrub_video`` as one entry of a folder run: a problem is the entry's, never the run's."""
+                     progress: Progress | None = None, digest: str | None = None
+                     ) -> tuple[PhotoResult, VideoResult | None]:
+    """``scrub_video`` as one entry of a folder run: a problem is the entry's, never the run's.
+    ``digest``: the clip's SHA-256 when the caller has it (a clip is not read twice for it)."""
     result = PhotoResult({"input": str(source), "output": None})
     try:
-        result.entry["sha256"] = file_sha256(source)
+        result.entry["sha256"] = digest or file_sha256(source)
         video = scrub_video(scrubber, source, destination, options, progress)
     except Exception as exc:  # one clip's problem is its entry's
         failed(result, exc)
