@@ -2,18 +2,18 @@
 # StarGAN, the baseline, at the CPU round's size and budget, trained in pieces (docs/baselines.md).
 #   bash scripts/stargan_cpu.sh UNTIL IMAGES [DATA] [extra train-stargan overrides...]
 # UNTIL (local HH:MM): this piece stops then, keeping the last checkpoint (one every 100 steps,
-# about a minute); the next call continues the same run exactly (--resume). IMAGES: the whole
-# run's budget in images seen, fixed at the first call (the learning-rate decay is a fraction
-# of it); give the shipped editor's Stage I images in all (state/metrics.json) for an
-# equal-budget comparison. The run lives outside the repository, in
-# ${BASELINES:-$HOME/infoscrub-baselines}/stargan-cpu.
+# about a minute); the next call with the same IMAGES continues that run exactly (--resume).
+# IMAGES: the run's budget in images seen (its learning-rate decay is the release's, scaled to
+# it): a kept round's Stage I images in all (state/metrics.json, or that round's commit) for an
+# equal-budget comparison with that round's editor. The run lives outside the repository, in
+# ${BASELINES:-$HOME/infoscrub-baselines}/stargan-cpu-IMAGES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UNTIL=${1:?usage: stargan_cpu.sh UNTIL IMAGES [DATA] [overrides]}
 IMAGES=${2:?usage: stargan_cpu.sh UNTIL IMAGES [DATA] [overrides]}
 DATA=${3:-../shared/data/celebahq128}
 shift $(( $# >= 3 ? 3 : 2 ))
-OUT=${BASELINES:-$HOME/infoscrub-baselines}/stargan-cpu
+OUT=${BASELINES:-$HOME/infoscrub-baselines}/stargan-cpu-$IMAGES
 BATCH=32  # the CPU round's batch, so images seen count the same way
 STEPS=$(( (IMAGES + BATCH - 1) / BATCH ))
 RESUME=()
