@@ -83,7 +83,7 @@ def test_attribute_weights_reach_the_generators_attribute_loss():
     assert task.bi_weights.tolist() == [1.0, 3.0, 1.0]
     task.D.eval()  # spectral norm: every pass sees the same weights
     x, labels, mask = batch()
-    feats, code, x_rec, x_fake = task.generate(x, labels, mask)
+    _, code, x_rec, x_fake = task.generate(x, labels, mask)
     g = task.g_losses(x, x_rec, x_fake, code, labels, mask)
     _, cls_fake = task.D_run(x_fake)
     expected = attribute_loss_g(cls_fake, labels, mask, "bidirectional", torch.tensor([1.0, 3.0, 1.0]))

@@ -27,7 +27,7 @@ class EditSmoother:
     @property
     def reach(self) -> int:
         """Frames on each side of a frame that its steady change takes in."""
-        return int(math.ceil(2.0 * self.sigma)) if self.sigma > 0 else 0
+        return math.ceil(2.0 * self.sigma) if self.sigma > 0 else 0
 
     def add(self, track: int, frame: int, change: np.ndarray) -> None:
         self.changes.setdefault(track, {})[frame] = change
