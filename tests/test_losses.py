@@ -66,6 +66,34 @@ def test_directions_and_targets_of_fake_losses():
     assert attribute_loss_g(good_for_g, labels, mask, "bidirectional").item() < 1e-6
 
 
+def test_attribute_weights_scale_each_attributes_edits_in_the_generator_loss():
+    from infoscrub.errors import InfoscrubError
+    from infoscrub.training.stage1 import attribute_weights
+
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+    logits = torch.randn(2, 2, 3, generator=torch.Generator().manual_seed(0))
+    plain = attribute_loss_g(logits, labels, mask, "bidirectional")
+    assert attribute_loss_g(logits, labels, mask, "bidirectional", torch.ones(3)).item() == pytest.approx(plain.item())
+    # attribute 0 counts twice: its two edits' terms are added once more, the mean's divisor stays
+    doubled = attribute_loss_g(logits, labels, mask, "bidirectional", torch.tensor([2.0, 1.0, 1.0]))
+    only_0 = attribute_loss_g(logits, labels, mask * torch.tensor([1.0, 0.0, 0.0]), "bidirectional")
+    assert doubled.item() == pytest.approx(plain.item() + only_0.item() * 2 / 4)
+    grad = grads_of(lambda l: attribute_loss_g(l, labels, mask, "bidirectional", torch.tensor([0.0, 1.0, 1.0])),
+                    logits)
+    assert grad[:, :, 0].abs().sum() == 0 and grad[:, :, 1:].abs().sum() > 0  # weight 0: not trained
+    single = attribute_loss_g(logits[:, :1], labels, mask, "d_attr", torch.tensor([3.0, 1.0, 1.0]))
+    assert single.item() > attribute_loss_g(logits[:, :1], labels, mask, "d_attr").item()
+
+    names = ["Eyeglasses", "Male", "Wearing_Hat"]
+    assert attribute_weights([], names) == [1.0, 1.0, 1.0]
+    assert attribute_weights(["Wearing_Hat:2.5", "Eyeglasses:0"], names) == [0.0, 1.0, 2.5]
+    for bad, message in ((["Smiling:2"], "not one of the run's attributes"), (["Male"], "NAME:WEIGHT"),
+                         (["Male:-1"], "NAME:WEIGHT"), (["Male:x"], "NAME:WEIGHT"), (["Male:2", "Male:3"], "twice")):
+        with pytest.raises(InfoscrubError, match=message):
+            attribute_weights(bad, names)
+
+
 def test_single_head_variants():
     labels = torch.tensor([[1.0, 0.0]])
     mask = torch.tensor([[1.0, 0.0]])

@@ -76,6 +76,22 @@ def test_batched_passes_give_the_unbatched_losses(skips, variant):
         torch.testing.assert_close(g[key], value, rtol=1e-5, atol=1e-6, msg=key)
 
 
+def test_attribute_weights_reach_the_generators_attribute_loss():
+    from tiny import ATTRIBUTES
+
+    task = make_task(f"loss.bi_weights={ATTRIBUTES.split(',')[1]}:3")
+    assert task.bi_weights.tolist() == [1.0, 3.0, 1.0]
+    task.D.eval()  # spectral norm: every pass sees the same weights
+    x, labels, mask = batch()
+    _, code, x_rec, x_fake = task.generate(x, labels, mask)
+    g = task.g_losses(x, x_rec, x_fake, code, labels, mask)
+    _, cls_fake = task.D_run(x_fake)
+    expected = attribute_loss_g(cls_fake, labels, mask, "bidirectional", torch.tensor([1.0, 3.0, 1.0]))
+    torch.testing.assert_close(g["g_bi"], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception, match="not one of the run's attributes"):
+        make_task("loss.bi_weights=Bald:2")
+
+
 def test_restart_runs_discriminator_only_steps_first():
     task = make_task("restart_d_steps=2")
     task.restart(True)

@@ -11,7 +11,7 @@ from conftest_faces import ColourEmbedder, astronaut, encode, make_scrubber, run
 
 from infoscrub.edit_request import EditRequest
 from infoscrub.errors import InfoscrubError
-from infoscrub.video.container import Frame, probe, read_frames
+from infoscrub.video.container import probe, read_frames
 from infoscrub.video.flicker import FlickerMeter
 from infoscrub.video.job import VideoOptions, scrub_video
 from infoscrub.video.synthetic import write_clip
@@ -193,3 +193,31 @@ def test_frame_by_frame_scrubbing_is_measured_on_the_true_placements(tmp_path):
     assert set(tracked["people"][0]["attacker_flips"]) == {"Male"}
     fake = [{"faces": [{"attacker": {"Male": {"p_after": p}}}]} for p in (0.2, 0.7, 0.8, 0.3, 0.1)]
     assert reading_flips(fake, ["Male"]) == {"Male": 2}
+
+
+def test_the_steady_edit_damps_an_editor_that_jitters(tmp_path):
+    """A stand-in editor whose brightening alternates 0.2 / 0.4 from frame to frame: with the
+    steady window (the default) the pasted edit changes far less between frames than with
+    each frame's own change, and every frame is still written, in order."""
+    frames, _ = clip_frames("pan", frames=9)
+    source = write_clip(tmp_path / "c.mp4", frames)
+    scrubber = make_scrubber()
+    edit = scrubber.editor.edit
+    calls = []
+
+    def jittering(faces, *args, **kwargs):
+        calls.append(1)
+        return edit(faces, *args, **kwargs) + (0.1 if len(calls) % 2 else -0.1)
+
+    scrubber.editor.edit = jittering
+    change = {}
+    for sigma in (0.0, 2.0):
+        calls.clear()
+        report = scrub_video(scrubber, source, tmp_path / f"s{sigma}.mp4", options(scrubber, steady=sigma)).report
+        assert report["detection"]["steady_sigma_frames"] == sigma
+        assert len(frames_of(tmp_path / f"s{sigma}.mp4")) == 9
+        change[sigma] = report["flicker"]["edit_change"]
+    assert change[2.0] < change[0.0] / 3
+    for bad in (-1.0, 13.0):
+        with pytest.raises(InfoscrubError, match="--steady is a sigma"):
+            scrub_video(scrubber, source, tmp_path / "x.mp4", options(scrubber, steady=bad))

@@ -98,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--min-face", type=float, default=1 / 12, metavar="SHARE",
                        help="the smallest face searched for, as a share of the frame's short side (default "
                        "1/12: 60 px at 720p); smaller finds smaller faces, slower")
+    video.add_argument("--steady", type=float, default=2.0, metavar="SIGMA",
+                       help="average each face's edit over the frames around it, a Gaussian of SIGMA frames "
+                       "(default 2; 0: each frame its own edit); damps the edit's flicker")
     video.add_argument("--video-quality", type=int, default=None, metavar="Q",
                        help="the encoder's constant quality, 0-51, lower is better (default 20)")
     video.add_argument("--keep-audio", action="store_true",
@@ -271,7 +274,7 @@ def video_options_from(args: argparse.Namespace, request) -> VideoOptions:
     if clashing:
         raise InfoscrubError(f"a video gives each person one edit across its frames; {clashing[0]} does not "
                              "apply to videos (scrub them apart from the photos)")
-    options = VideoOptions(request, detect_every=args.detect_every, min_face=args.min_face,
+    options = VideoOptions(request, detect_every=args.detect_every, min_face=args.min_face, steady=args.steady,
                            quality=DEFAULT_QUALITY if args.video_quality is None else args.video_quality,
                            keep_audio=args.keep_audio, copy_faceless=args.copy_faceless, force=args.force,
                            limits=VideoLimits(max_pixels=VideoLimits().max_pixels if args.max_megapixels is None

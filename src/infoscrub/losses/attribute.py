@@ -23,13 +23,17 @@ def heads_for(variant: str) -> int:
     return 2 if variant == "bidirectional" else 1
 
 
-def masked_bce(logits: torch.Tensor, targets: torch.Tensor | float, weight: torch.Tensor) -> torch.Tensor:
-    """Mean BCE-with-logits over the entries where ``weight`` is non-zero (0 if none)."""
+def summed_bce(logits: torch.Tensor, targets: torch.Tensor | float, weight: torch.Tensor) -> torch.Tensor:
+    """BCE-with-logits summed over the entries, each times its ``weight``."""
     if not torch.is_tensor(targets):
         targets = torch.full_like(logits, float(targets))
     loss = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
-    weight = weight.float()
-    return (loss * weight).sum() / weight.sum().clamp_min(1.0)
+    return (loss * weight.float()).sum()
+
+
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor | float, weight: torch.Tensor) -> torch.Tensor:
+    """Mean BCE-with-logits over the entries where ``weight`` is non-zero (0 if none)."""
+    return summed_bce(logits, targets, weight) / weight.float().sum().clamp_min(1.0)
 
 
 def direction_weights(labels: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,17 +75,15 @@ def attribute_loss_d_fake(cls_logits: torch.Tensor, labels: torch.Tensor, mask: 
 
 
 def attribute_loss_g(cls_logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
-                     variant: str) -> torch.Tensor:
-    """The generator wants each edited attribute judged as its inverted value."""
-    if variant != "bidirectional":
-        return masked_bce(cls_logits[:, 0], 1.0 - labels, mask)
-    pn, np_ = direction_weights(labels, mask)
+                     variant: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator wants each edited attribute judged as its inverted value: the mean over
+    the edits, each edit of attribute j counting ``weights[j]`` times (default 1)."""
     edited = mask.float().sum().clamp_min(1.0)
-    total = (
-        masked_bce(cls_logits[:, PN], 0.0, pn) * pn.sum()
-        + masked_bce(cls_logits[:, NP], 1.0, np_) * np_.sum()
-    )
-    return total / edited
+    counted = mask.float() if weights is None else mask.float() * weights.float()
+    if variant != "bidirectional":
+        return summed_bce(cls_logits[:, 0], 1.0 - labels, counted) / edited
+    pn, np_ = direction_weights(labels, counted)
+    return (summed_bce(cls_logits[:, PN], 0.0, pn) + summed_bce(cls_logits[:, NP], 1.0, np_)) / edited
 
 
 def utility_loss(cls_logits_edit: torch.Tensor, cls_logits_rec: torch.Tensor, labels: torch.Tensor,

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from infoscrub.data.batches import to_uint8
+from infoscrub.errors import InfoscrubError
 from infoscrub.losses import (
     attribute_loss_d_fake,
     attribute_loss_d_real,
@@ -41,6 +42,10 @@ class Stage1LossConfig:
     eps_cont: float = 0.05  # free mean-L1 change of an edit
     eps_s: float = 0.1  # utility margin for non-edited attributes (the Table 3 dial)
     eps_r: float = 0.0  # utility margin for the reconstruction
+    # "Name:W" items: an edit of that attribute counts W times in the generator's attribute
+    # loss (l_bi; every other attribute 1), e.g. Eyeglasses:2 for an attribute the held-out
+    # adversary still reads through the edit
+    bi_weights: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +88,30 @@ def pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cat([a, b])
 
 
+def attribute_weights(items: list[str], attributes: list[str]) -> list[float]:
+    """``["Eyeglasses:2", ...]`` -> one weight per attribute of the run, in its order (1 where
+    not named); a name the run does not train, a repeated one or a bad weight is an error."""
+    weights = dict.fromkeys(attributes, 1.0)
+    named: set[str] = set()
+    for item in items:
+        name, sep, raw = item.partition(":")
+        name = name.strip()
+        try:
+            value = float(raw) if sep else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not value >= 0:
+            raise InfoscrubError(f"loss.bi_weights: {item!r} is not NAME:WEIGHT with a weight of 0 or more")
+        if name not in weights:
+            raise InfoscrubError(f"loss.bi_weights: {name!r} is not one of the run's attributes "
+                                 f"({', '.join(attributes)})")
+        if name in named:
+            raise InfoscrubError(f"loss.bi_weights names {name} twice")
+        named.add(name)
+        weights[name] = value
+    return [weights[a] for a in attributes]
+
+
 class Stage1Task:
     """One Stage I step = one discriminator update + one generator update.
 
@@ -100,6 +129,7 @@ class Stage1Task:
         self.cfg, self.ctx = cfg, ctx
         resolve_channels(list(cfg.reshare))  # an unknown channel fails now, not at the first step
         n = len(ctx.attributes)
+        self.bi_weights = torch.tensor(attribute_weights(cfg.loss.bi_weights, ctx.attributes), device=ctx.device)
         self.G = ctx.prepare(UNetEditor(n, cfg.generator))
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.D = ctx.prepare(Discriminator(n, heads_for(cfg.variant), ctx.image_size, cfg.discriminator))
@@ -164,7 +194,7 @@ class Stage1Task:
         return {
             "g_rec": reconstruction_loss(x, x_rec),
             "g_code": code_loss(code, labels),
-            "g_bi": attribute_loss_g(cls_judged, labels, mask, self.cfg.variant),
+            "g_bi": attribute_loss_g(cls_judged, labels, mask, self.cfg.variant, self.bi_weights),
             "g_adv": hinge_g_loss(fake_logits),
             "g_cont": content_hinge_loss(x_fake, x, w.eps_cont),
             "g_cycle": reconstruction_loss(x, x_cycle),

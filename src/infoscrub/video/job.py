@@ -10,8 +10,8 @@ Two passes over the file, so a clip is never held in memory:
    same attribute values shown, one mixing map when obfuscating), the album's rule.
 2. **Scrubbing.** Every frame is decoded again; each track present gets its landmarks
    filled in and smoothed over time, its face edited by its person's plan, the change made
-   steady (a share of the previous frame's, in the face's own coordinates) and pasted back;
-   the frame is encoded at once. The report attacker judges the faces on every
+   steady (averaged with the frames around it, in the face's own coordinates: ``video.steady``,
+   so frames are written a few behind the model) and pasted back. The report attacker judges the faces on every
    ``judge_every``-th frame, before and after; the flicker meter (``video.flicker``) compares
    each face with itself on the frame before, in the face's own coordinates.
 """
@@ -19,6 +19,7 @@ Two passes over the file, so a clip is never held in memory:
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,10 @@ from infoscrub.video.container import (
     require_av,
 )
 from infoscrub.video.flicker import FlickerMeter
+from infoscrub.video.steady import EditSmoother
 from infoscrub.video.tracks import Linker, Track, box_of, dense_landmarks
 
+MAX_STEADY = 12.0  # the steady window's largest sigma: 2 x 12 frames wait in memory for the frames after
 PLAN_CROPS = 24  # crops kept per track to plan its person's edit (spread over the track)
 Progress = Callable[[str, int, int], None]  # (pass name, frames done, frames in all)
 
@@ -60,7 +63,7 @@ class VideoOptions:
     detect_every: int = 1  # run the detector on every k-th frame; tracking fills the rest
     min_face: float = 1 / 12  # the smallest face searched for, as a share of the frame's short side
     smooth_frames: float = 2.0  # the Gaussian's sigma over time, in frames (0: as detected)
-    steady: float = 0.5  # each face's change carries this share of the frame before's (0: none)
+    steady: float = 2.0  # each face's change averaged over a centred Gaussian of this sigma, in frames (0: none)
     quality: int = DEFAULT_QUALITY
     keep_audio: bool = False
     copy_faceless: bool = False  # a clip with no face: written re-encoded, metadata gone
@@ -83,8 +86,8 @@ class VideoOptions:
             raise InfoscrubError(f"the smallest face is a share of the frame's side between 0 and 1, not {self.min_face}")
         if self.smooth_frames < 0:
             raise InfoscrubError(f"--smooth-frames must be 0 or more, not {self.smooth_frames}")
-        if not 0 <= self.steady < 1:
-            raise InfoscrubError(f"--steady is a share between 0 and 1 (not 1), not {self.steady}")
+        if not 0 <= self.steady <= MAX_STEADY:
+            raise InfoscrubError(f"--steady is a sigma in frames from 0 to {MAX_STEADY:g}, not {self.steady}")
 
 
 @dataclass
@@ -259,17 +262,6 @@ class Outcome:
     beliefs: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # person -> attr -> [before, after, n]
     edited_frames: dict[int, int] = field(default_factory=dict)  # track -> frames edited
     readings: dict[int, list[tuple[int, dict[str, bool]]]] = field(default_factory=dict)  # person -> (frame, read present?)
-    changes: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)  # track -> (frame, its steady change)
-
-    def steady_change(self, track: int, frame: int, change: np.ndarray, carry: float) -> np.ndarray:
-        """The change pasted on this frame: the model's, with ``carry`` of the one pasted on
-        the frame before (crops are aligned to the face, so a pixel is the same place of it
-        on both): the edit's own frame-to-frame noise is damped, its lasting part stays."""
-        last = self.changes.get(track)
-        if carry and last is not None and last[0] == frame - 1:
-            change = carry * last[1] + (1.0 - carry) * change
-        self.changes[track] = (frame, change)
-        return change
 
     def judged(self, track: int, frame: int, before: dict[str, float], after: dict[str, float]) -> None:
         who = self.person[track]
@@ -315,23 +307,46 @@ class Outcome:
         return out
 
 
+@dataclass
+class EditedFrame:
+    """A frame whose faces the model has edited, waiting for the frames after it: its steady
+    change (``video.steady``) takes them in."""
+
+    frame: Frame
+    present: list[int]  # the tracks on it
+    landmarks: list[np.ndarray]
+    matrices: list[np.ndarray]
+    crops: list[np.ndarray]
+
+
 def second_pass(scrubber: Scrubber, source: Path, stream: Any, suffix: str, info: VideoInfo, options: VideoOptions,
                 analysis: Analysis, outcome: Outcome, timings: Timings, progress: Progress | None) -> None:
     av = require_av()
     dense = {t.id: dense_landmarks(t, options.smooth_frames) for t in analysis.tracks}
+    smoother = EditSmoother(options.steady)
+    waiting: deque[EditedFrame] = deque()  # edited, not yet written: the last ``reach`` frames
     template = av.open(str(source), metadata_errors="ignore") if options.keep_audio and info.audio else None
     try:
         writer = VideoWriter(stream, suffix, info, options.quality,
                              audio_from=template.streams.audio[0] if template is not None else None)
+
+        def write_up_to(last: float) -> None:
+            while waiting and waiting[0].frame.index <= last:
+                edited = waiting.popleft()
+                output = finish_frame(scrubber, edited, analysis, options, outcome, smoother, timings)
+                smoother.forget(edited.frame.index + 1)
+                with timings.stage("encode"):
+                    writer.write(output, edited.frame.pts)
+                if progress:
+                    progress("scrubbing", edited.frame.index + 1, analysis.frames)
+
         for item in timed(read_frames(source, info, audio_packets=template is not None), timings, "decode"):
             if not isinstance(item, Frame):
-                writer.copy(item)
+                writer.copy(item)  # the muxer interleaves it with the frames still waiting
                 continue
-            output = scrub_frame(scrubber, item, dense, analysis, options, outcome, timings)
-            with timings.stage("encode"):
-                writer.write(output, item.pts)
-            if progress:
-                progress("scrubbing", item.index + 1, analysis.frames)
+            waiting.append(edit_frame(scrubber, item, dense, analysis, timings, smoother, options))
+            write_up_to(item.index - smoother.reach)
+        write_up_to(float("inf"))
         with timings.stage("encode"):
             writer.close()
     finally:
@@ -339,16 +354,15 @@ def second_pass(scrubber: Scrubber, source: Path, stream: Any, suffix: str, info
             template.close()
 
 
-def scrub_frame(scrubber: Scrubber, frame: Frame, dense: dict[int, dict[int, np.ndarray]], analysis: Analysis,
-                options: VideoOptions, outcome: Outcome, timings: Timings) -> np.ndarray:
-    """One frame with every tracked face edited by its person's plan, pasted back."""
+def edit_frame(scrubber: Scrubber, frame: Frame, dense: dict[int, dict[int, np.ndarray]], analysis: Analysis,
+               timings: Timings, smoother: EditSmoother, options: VideoOptions) -> EditedFrame:
+    """Every tracked face on the frame cut out and edited by its person's plan; each change
+    (edit minus face, in the face's own coordinates) goes to ``smoother``."""
     import torch
-
-    from infoscrub.faces.paste import paste_changes
 
     present = [track for track, series in dense.items() if frame.index in series]
     if not present or analysis.plan is None:
-        return frame.rgb
+        return EditedFrame(frame, [], [], [], [])
     size = scrubber.size
     with timings.stage("align"):
         landmarks = [dense[t][frame.index] for t in present]
@@ -358,26 +372,40 @@ def scrub_frame(scrubber: Scrubber, frame: Frame, dense: dict[int, dict[int, np.
         faces = to_model(crops, scrubber.device)
         edited = from_model(edit_people(scrubber.editor, faces, [analysis.person[t] for t in present],
                                         analysis.plan, options.request.strength))
-        edited = [crop + outcome.steady_change(track, frame.index, change - crop, options.steady)
-                  for track, crop, change in zip(present, crops, edited)]
+    for track, crop, change in zip(present, crops, edited):
+        smoother.add(track, frame.index, change - crop)
+    return EditedFrame(frame, present, landmarks, matrices, crops)
+
+
+def finish_frame(scrubber: Scrubber, edited: EditedFrame, analysis: Analysis, options: VideoOptions,
+                 outcome: Outcome, smoother: EditSmoother, timings: Timings) -> np.ndarray:
+    """The frame with each face's steady change pasted back; judged, measured, kept as a key
+    frame where due."""
+    from infoscrub.faces.paste import paste_changes
+
+    frame, present, matrices, size = edited.frame, edited.present, edited.matrices, scrubber.size
+    if not present:
+        return frame.rgb
+    with timings.stage("steady"):
+        faces = [crop + smoother.steady(track, frame.index) for track, crop in zip(present, edited.crops)]
     with timings.stage("paste"):
-        output = paste_changes(frame.rgb, list(zip(crops, edited, matrices)), scrubber.feather)
+        output = paste_changes(frame.rgb, list(zip(edited.crops, faces, matrices)), scrubber.feather)
     for track in present:
         outcome.edited_frames[track] = outcome.edited_frames.get(track, 0) + 1
     key = frame.index in outcome.wanted_key_frames
     if scrubber.attacker is not None and (frame.index % options.judge_every == 0 or key):
         with timings.stage("report"):
-            before = scrubber.judge(crops) or []
+            before = scrubber.judge(edited.crops) or []
             after = scrubber.judge([cut_crop(output, m, size) for m in matrices]) or []
             if frame.index % options.judge_every == 0:
                 for track, b, a in zip(present, before, after):
                     outcome.judged(track, frame.index, b, a)
     if key:
-        faces = [key_face(n, analysis.person[t], lm, list(options.request.attributes),
+        shown = [key_face(n, analysis.person[t], lm, list(options.request.attributes),
                           before[n] if scrubber.attacker is not None else None,
                           after[n] if scrubber.attacker is not None else None)
-                 for n, (t, lm) in enumerate(zip(present, landmarks))]
-        outcome.key_frames.append(KeyFrame(frame.index, frame.time_s, output, faces))
+                 for n, (t, lm) in enumerate(zip(present, edited.landmarks))]
+        outcome.key_frames.append(KeyFrame(frame.index, frame.time_s, output, shown))
     with timings.stage("flicker"):
         squares = [face_square(m, scrubber.alignment, size, outcome.flicker.size) for m in matrices]
         outcome.flicker.add(frame.index, frame.rgb, output, dict(zip(present, squares)))
@@ -431,7 +459,8 @@ def base_report(scrubber: Scrubber, source: Path, destination: Path, info: Video
                   "audio": audio, "streams_dropped": list(info.dropped_streams),
                   "metadata_written": "none"},
         "detection": {"every": options.detect_every, "frames_run": analysis.detector_frames,
-                      "smoothing_sigma_frames": options.smooth_frames, "tracks": len(analysis.tracks),
+                      "smoothing_sigma_frames": options.smooth_frames,
+                      "steady_sigma_frames": options.steady, "tracks": len(analysis.tracks),
                       "people": len(set(analysis.person.values()))},
         "judged_every": options.judge_every,
     }
