@@ -10,9 +10,9 @@ Two passes over the file, so a clip is never held in memory:
    same attribute values shown, one mixing map when obfuscating), the album's rule.
 2. **Scrubbing.** Every frame is decoded again; each track present gets its landmarks
    filled in and smoothed over time, its face edited by its person's plan, the change made
-   steady (averaged with the frames around it, in the face's own coordinates: ``video.steady``,
-   so frames are written a few behind the model) and pasted back. The report attacker judges the faces on every
-   ``judge_every``-th frame, before and after; the flicker meter (``video.flicker``) compares
+   steady (averaged with the frames around it, in the face's own coordinates:
+   ``video.steady``, so frames are written a few behind the model) and pasted back. The
+   report attacker judges the faces on every ``judge_every``-th frame, before and after; the flicker meter (``video.flicker``) compares
    each face with itself on the frame before, in the face's own coordinates.
 """
 
