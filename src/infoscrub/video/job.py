@@ -12,8 +12,9 @@ Two passes over the file, so a clip is never held in memory:
    filled in and smoothed over time, its face edited by its person's plan, the change made
    steady (averaged with the frames around it, in the face's own coordinates:
    ``video.steady``, so frames are written a few behind the model) and pasted back. The
-   report attacker judges the faces on every ``judge_every``-th frame, before and after; the flicker meter (``video.flicker``) compares
-   each face with itself on the frame before, in the face's own coordinates.
+   report attacker judges the faces on every ``judge_every``-th frame, before and after; the
+   flicker meter (``video.flicker``) compares each face with itself on the frame before, in
+   the face's own coordinates.
 """
 
 from __future__ import annotations
