@@ -26,6 +26,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -71,15 +72,43 @@ def make_clip(path: Path, scenario: str, faces: list[np.ndarray], width: int, he
 
 ATTRIBUTES = ["Male", "Smiling", "Young", "Eyeglasses"]
 STEADY = (0.0, 1.0, 2.0, 4.0)  # the --steady sigmas compared
+# Flicker is measured on clips written at x264's CRF 0: at the default quality the encoder's
+# own frame-to-frame noise (0.70 levels on a pan with no edit at all, of the source's 0.95)
+# buries the edit's; at CRF 0 what is left of it (chroma subsampling, rounding) is the
+# "no edit" column, the floor every method pays.
+FLICKER_QUALITY = 0
 
 
-def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, judge_every: int = 5):
+def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, judge_every: int = 5,
+        quality: int | None = None, steady: float | None = None):
     from infoscrub.edit_request import EditRequest
     from infoscrub.video.job import VideoOptions, scrub_video
 
     request = scrubber.check_request(EditRequest(ATTRIBUTES, mode))
     options = VideoOptions(request, detect_every=detect_every, judge_every=judge_every, force=True)
+    if quality is not None:
+        options = replace(options, quality=quality)
+    if steady is not None:
+        options = replace(options, steady=steady)
     return scrub_video(scrubber, source, out, options).report
+
+
+def frame_by_frame(scrubber, source: Path, out: Path, mode: str, edit=None) -> list:
+    """Every frame scrubbed as a photo of its own, written for the flicker meter; ``edit``
+    stands in for the editor (the no-edit floor)."""
+    from infoscrub.edit_request import EditRequest
+    from infoscrub.video.compare import scrub_frame_by_frame
+
+    real = scrubber.editor.edit
+    scrubber.editor.edit = edit or real
+    try:
+        return scrub_frame_by_frame(scrubber, source, out, EditRequest(ATTRIBUTES, mode), quality=FLICKER_QUALITY)
+    finally:
+        scrubber.editor.edit = real
+
+
+def no_edit(faces, *args, **kwargs):
+    return faces
 
 
 def speed(scrubber, faces, frames: int, tmp: Path) -> None:
@@ -98,15 +127,15 @@ def speed(scrubber, faces, frames: int, tmp: Path) -> None:
 
 
 def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
-    from infoscrub.edit_request import EditRequest
-    from infoscrub.video.compare import clip_flicker, reading_flips, scrub_frame_by_frame
+    from infoscrub.video.compare import clip_flicker, reading_flips
 
-    print("\n## Flicker: the edit's frame-to-frame change on each face (0-255 levels, 4x4 means), "
-          "tracked vs frame by frame; and the attacker's reading of the scrubbed face changing side "
+    print("\n## Flicker: the edit's frame-to-frame change on each face (0-255 levels, 4x4 means; clips "
+          f"written at CRF {FLICKER_QUALITY}), tracked vs frame by frame, with the floor of writing the "
+          "clip with no edit; and the attacker's reading of the scrubbed face changing side "
           f"between consecutive frames (flips per 100 frames, over {', '.join(ATTRIBUTES)}; one-face clips)")
-    print("| scenario | mode | source change | tracked | frame by frame | frame by frame / tracked "
+    print("| scenario | mode | source change | no edit | tracked | frame by frame | frame by frame / tracked "
           "| flips tracked | flips frame by frame |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     singles = [p[0] for p in faces]
     other = faces[0][1 if len(faces[0]) > 1 else 0]
     scenarios = [("pan", {}), ("zoom", {}), ("rotate", {}), ("two_faces", {}), ("three_faces", {}),
@@ -117,12 +146,14 @@ def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
         name = scenario + "".join(f", {k}" for k in extra if k != "other")
         clip = tmp / "f.mp4"
         truth = make_clip(clip, scenario, singles * 3, 640, 360, frames, **dict(extra))
+        frame_by_frame(scrubber, clip, tmp / "n.mp4", "invert", edit=no_edit)
+        floor = clip_flicker(clip, tmp / "n.mp4", truth)["edit_change"]
         for mode in ("invert", "obfuscate"):
-            report = run(scrubber, clip, tmp / "t.mp4", mode, judge_every=1)
-            photos = scrub_frame_by_frame(scrubber, clip, tmp / "p.mp4", EditRequest(ATTRIBUTES, mode))
+            report = run(scrubber, clip, tmp / "t.mp4", mode, judge_every=1, quality=FLICKER_QUALITY)
+            photos = frame_by_frame(scrubber, clip, tmp / "p.mp4", mode)
             tracked, alone = clip_flicker(clip, tmp / "t.mp4", truth), clip_flicker(clip, tmp / "p.mp4", truth)
             if not tracked["edit_change"] or alone["edit_change"] is None:
-                print(f"| {name} | {mode} | no face on two frames in a row | | | | | |")
+                print(f"| {name} | {mode} | no face on two frames in a row | | | | | | |")
                 continue
             ratio = alone["edit_change"] / tracked["edit_change"]
             ratios.append(ratio)
@@ -130,15 +161,13 @@ def flicker(scrubber, faces, frames: int, tmp: Path) -> None:
             per_100 = 100.0 / (frames - 1) / len(ATTRIBUTES)
             flips = (f"{sum(report['people'][0]['attacker_flips'].values()) * per_100:.1f} | "
                      f"{sum(reading_flips(photos, ATTRIBUTES).values()) * per_100:.1f}") if single else "– | –"
-            print(f"| {name} | {mode} | {tracked['source_change']:.2f} | {tracked['edit_change']:.2f} | "
+            print(f"| {name} | {mode} | {tracked['source_change']:.2f} | {floor:.2f} | {tracked['edit_change']:.2f} | "
                   f"{alone['edit_change']:.2f} | {ratio:.2f} | {flips} |")
     print(f"\ngeometric mean of the ratios: {float(np.exp(np.mean(np.log(ratios)))):.2f}")
 
 
 def steady(scrubber, faces, frames: int, tmp: Path) -> None:
-    from infoscrub.edit_request import EditRequest
-    from infoscrub.video.compare import clip_flicker, scrub_frame_by_frame
-    from infoscrub.video.job import VideoOptions, scrub_video
+    from infoscrub.video.compare import clip_flicker
 
     print("\n## The steady edit: --steady SIGMA (frames), flicker as above, frame by frame beside")
     print("| scenario | mode | frame by frame | " + " | ".join(f"steady {s:g}" for s in STEADY) + " |")
@@ -148,11 +177,10 @@ def steady(scrubber, faces, frames: int, tmp: Path) -> None:
         clip = tmp / "s.mp4"
         truth = make_clip(clip, scenario, [p[0] for p in faces] * 3, 640, 360, frames, **dict(extra))
         for mode in ("invert", "obfuscate"):
-            scrub_frame_by_frame(scrubber, clip, tmp / "s_photos.mp4", EditRequest(ATTRIBUTES, mode))
+            frame_by_frame(scrubber, clip, tmp / "s_photos.mp4", mode)
             cells = [f"{clip_flicker(clip, tmp / 's_photos.mp4', truth)['edit_change']:.2f}"]
             for sigma in STEADY:
-                request = scrubber.check_request(EditRequest(ATTRIBUTES, mode))
-                scrub_video(scrubber, clip, tmp / "s_out.mp4", VideoOptions(request, steady=sigma, force=True))
+                run(scrubber, clip, tmp / "s_out.mp4", mode, quality=FLICKER_QUALITY, steady=sigma)
                 cells.append(f"{clip_flicker(clip, tmp / 's_out.mp4', truth)['edit_change']:.2f}")
             print(f"| {scenario} | {mode} | " + " | ".join(cells) + " |")
 
@@ -182,7 +210,7 @@ def detect_every(scrubber, faces, frames: int, tmp: Path) -> None:
                 if len(inside) > 1:
                     points = np.stack(inside)  # (T, 2, 5): the landmarks in the face square
                     moves.append(np.abs(np.diff(points, axis=0)).mean())
-            report = run(scrubber, clip, tmp / "k.mp4", "invert", k)
+            report = run(scrubber, clip, tmp / "k.mp4", "invert", k, quality=FLICKER_QUALITY)
             shaking = clip_flicker(clip, tmp / "k.mp4", truth)
             jitter = f"{np.mean(moves):.3f}" if moves else "–"
             print(f"| {scenario} | {k} | {jitter} | {shaking['edit_change']:.2f} | "
