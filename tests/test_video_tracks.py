@@ -4,7 +4,15 @@ inside a track's span, landmarks filled in and steadied over time."""
 import numpy as np
 
 from infoscrub.faces.detect import Face
-from infoscrub.video.tracks import Linker, box_of, dense_landmarks, local_linear_over_time
+from infoscrub.video.tracks import (
+    EDGE_FRAMES,
+    Linker,
+    box_of,
+    dense_landmarks,
+    local_linear_over_time,
+    reach_past_edges,
+    visible_share,
+)
 
 
 def face_at(x: float, y: float, side: float = 40.0, jitter: np.ndarray | None = None) -> Face:
@@ -72,3 +80,24 @@ def test_smoothing_follows_a_moving_face_to_the_ends_of_its_track():
     smooth = local_linear_over_time(jittered, 2.0)
     assert np.abs(smooth - line).mean() < 0.6 * np.abs(jittered - line).mean()
     assert np.abs(smooth[[0, -1]] - line[[0, -1]]).max() < 2.5
+
+
+def walking(xs: list[float], y: float = 80.0) -> dict[int, np.ndarray]:
+    """A face's smoothed landmarks, frame -> (5, 2), centred at each x in turn."""
+    return {frame: face_at(x, y).landmarks for frame, x in enumerate(xs)}
+
+
+def test_a_face_leaving_through_the_edge_is_edited_while_part_of_it_is_in_view():
+    """Found until its centre is 10 px from the right edge of a 200-px frame, moving 20 px a
+    frame: the frames after, while part of it is still in view, are added at its speed; a face
+    that vanishes mid-frame, or sits still at the edge, gets no frame made up."""
+    leaving = reach_past_edges(walking([130.0, 150.0, 170.0, 190.0]), 200, 160)
+    added = sorted(set(leaving) - set(range(4)))
+    assert added and added[0] == 4 and len(added) <= EDGE_FRAMES
+    assert np.allclose(leaving[added[-1]].mean(axis=0), [190.0 + 20.0 * len(added), 82.0])
+    assert visible_share(leaving[added[-1]], 200, 160) > 0
+    entering = reach_past_edges({f + 5: v for f, v in walking([10.0, 30.0, 50.0]).items()}, 200, 160)
+    assert min(entering) < 5 and min(entering) >= 0
+    assert reach_past_edges(walking([80.0, 90.0, 100.0]), 200, 160).keys() == {0, 1, 2}  # vanishes inside
+    assert reach_past_edges(walking([195.0, 195.0, 195.0]), 200, 160).keys() == {0, 1, 2}  # still at the edge
+    assert reach_past_edges(walking([100.0]), 200, 160).keys() == {0}

@@ -138,6 +138,41 @@ def local_linear_over_time(series: np.ndarray, sigma: float) -> np.ndarray:
     return np.where(det > 1e-9, line, y0 / s0)  # one step alone: its own value
 
 
+EDGE_FRAMES = 8  # at most this many frames edited past a track's end at the frame's edge
+
+
+def reach_past_edges(dense: dict[int, np.ndarray], width: int, height: int,
+                     most: int = EDGE_FRAMES) -> dict[int, np.ndarray]:
+    """``dense`` with frames added before the track's first and after its last where its
+    face, going on at its speed there, is still partly in the frame. A face that enters or
+    leaves through an edge is found only once most of it is in view; the part in view
+    before that would otherwise go out unedited, and the edit would pop in at full strength.
+    Only at an end where the face is cut by the edge and moving out of the frame: a face
+    that vanishes inside it (a cut, an occluder) gets nothing made up."""
+    frames = sorted(dense)
+    if len(frames) < 2:
+        return dense
+    out = dict(dense)
+    for end, away in ((frames[0], -1), (frames[-1], 1)):
+        here = dense[end]
+        velocity = here - dense[end - away]  # per frame, in the direction away from the track
+        if not visible_share(here, width, height) > visible_share(here + velocity, width, height) > 0:
+            continue
+        for k in range(1, most + 1):
+            frame, moved = end + away * k, here + velocity * k
+            if frame < 0 or visible_share(moved, width, height) <= 0:
+                break
+            out[frame] = moved
+    return out
+
+
+def visible_share(landmarks: np.ndarray, width: int, height: int) -> float:
+    """How much of the face box around ``landmarks`` lies inside a ``width`` x ``height`` frame."""
+    x1, y1, x2, y2 = box_of(landmarks)
+    inside = max(0.0, min(x2, width) - max(x1, 0.0)) * max(0.0, min(y2, height) - max(y1, 0.0))
+    return inside / max((x2 - x1) * (y2 - y1), 1e-9)
+
+
 def box_of(landmarks: np.ndarray, scale: float = 1.0) -> tuple[float, float, float, float]:
     """A face box around five landmarks (the eyes-to-mouth square, grown by ``scale``)."""
     centre = landmarks.mean(axis=0)
