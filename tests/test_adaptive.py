@@ -2,6 +2,8 @@
 with their true labels learns back an edit that is a fixed map, which the fixed attacker
 cannot; the policies' randomness is seeded and checked."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,9 @@ from infoscrub.data.batches import to_model_range
 from infoscrub.data.imageset import ImageSet
 from infoscrub.edit_request import Randomise
 from infoscrub.errors import InfoscrubError
-from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, budget_subset, budgets_for, evaluate_adaptive,
-                                           parse_policy, scrub_split, train_attacker, with_strength_plane)
+from infoscrub.evaluation.adaptive import (AdaptiveConfig, ScrubPolicy, adaptive_section, budget_subset, budgets_for,
+                                           defence_verdicts, evaluate_adaptive, parse_policy, scrub_split,
+                                           train_attacker, with_strength_plane)
 from infoscrub.inference import Attacker, Editor
 from infoscrub.models.adversary import AdversaryConfig
 from infoscrub.training.adversary import AdversaryTrainConfig
@@ -142,3 +145,33 @@ def test_policy_names_and_budgets():
     assert budgets_for(ScrubPolicy("invert"), [100, 1000, 0]) == [100, 1000, 0]
     assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000, 0]) == [0]
     assert budgets_for(parse_policy("obfuscate:extra=0.3"), [100, 1000]) == [1000]
+
+
+def _entry(mode: str, fixed: float, adaptive: float, seen: float | None = None, **drawn) -> dict:
+    """A policy's record as evaluate_adaptive writes it, one attribute read at these accuracies."""
+    policy = ScrubPolicy(mode, randomise=Randomise(**drawn))
+    entry = {"policy": asdict(policy), "name": policy.name, "fixed": {"Male": {"accuracy": fixed}},
+             "adaptive": {"all": {"labelled_faces": 10, "scrubbed": {"Male": {"accuracy": adaptive}},
+                                  "unedited": {"Male": {"accuracy": 0.9}}}}}
+    if seen is not None:
+        entry["sees_strength"] = {"labelled_faces": 10, "scrubbed": {"Male": {"accuracy": seen}}}
+    return entry
+
+
+def test_a_defence_helps_only_when_its_strongest_attacker_reads_less_than_the_plain_modes():
+    result = {"attributes": ["Male"], "train_faces": 10, "test_faces": 10,
+              "attacker": {"width": 8, "steps": 1, "batch_size": 1}, "chance": {"Male": 0.5},
+              "unedited": {"fixed": {"Male": {"accuracy": 0.95}}},
+              "policies": [_entry("obfuscate", 0.90, 0.93),
+                           _entry("obfuscate", 0.91, 0.80, seen=0.92, strength_low=0.5),  # learnt back given the strength
+                           _entry("obfuscate", 0.85, 0.70, alpha_noise=0.2),
+                           _entry("obfuscate", 0.90, 0.92, extra_flip=0.3),
+                           _entry("invert", 0.40, 0.70, extra_flip=0.3)]}  # no plain invert beside it
+    verdicts = {v["name"]: v for v in defence_verdicts(result)}
+    assert len(verdicts) == 3
+    strength, noise, extra = (verdicts[e["name"]] for e in result["policies"][1:4])
+    assert not strength["helps"] and strength["adaptive"] == 0.92  # the strongest attacker counts
+    assert noise["helps"] and abs(noise["lowered_by"] - 0.23) < 1e-9 and noise["fixed"] == 0.85
+    assert not extra["helps"]
+    text = "\n".join(adaptive_section({"adaptive": result}))
+    assert "Do the randomised defences help?" in text and text.count("**no**") == 2
