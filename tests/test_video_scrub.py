@@ -84,7 +84,7 @@ def test_options_that_do_not_apply_to_a_clip_are_refused(tmp_path):
 
     scrubber = make_scrubber()
     for request, message in ((EditRequest(["Male"], target=Target()), "--target does not apply"),
-                             (EditRequest(["Male"], randomise=Randomise(0.5)), "--randomise does not apply")):
+                             (EditRequest(["Male"], randomise=Randomise(0.5)), "a randomised edit does not apply")):
         with pytest.raises(InfoscrubError, match=message):
             scrub_video(scrubber, tmp_path / "x.mp4", tmp_path / "y.mp4", VideoOptions(request))
     frames, _ = clip_frames("pan", frames=2)

@@ -10,7 +10,7 @@ from infoscrub.video.tracks import (
     box_of,
     dense_landmarks,
     local_linear_over_time,
-    reach_past_edges,
+    reach_past_ends,
     visible_share,
 )
 
@@ -91,13 +91,24 @@ def test_a_face_leaving_through_the_edge_is_edited_while_part_of_it_is_in_view()
     """Found until its centre is 10 px from the right edge of a 200-px frame, moving 20 px a
     frame: the frames after, while part of it is still in view, are added at its speed; a face
     that vanishes mid-frame, or sits still at the edge, gets no frame made up."""
-    leaving = reach_past_edges(walking([130.0, 150.0, 170.0, 190.0]), 200, 160)
+    leaving = reach_past_ends(walking([130.0, 150.0, 170.0, 190.0]), 200, 160)
     added = sorted(set(leaving) - set(range(4)))
     assert added and added[0] == 4 and len(added) <= EDGE_FRAMES
     assert np.allclose(leaving[added[-1]].mean(axis=0), [190.0 + 20.0 * len(added), 82.0])
     assert visible_share(leaving[added[-1]], 200, 160) > 0
-    entering = reach_past_edges({f + 5: v for f, v in walking([10.0, 30.0, 50.0]).items()}, 200, 160)
+    entering = reach_past_ends({f + 5: v for f, v in walking([10.0, 30.0, 50.0]).items()}, 200, 160)
     assert min(entering) < 5 and min(entering) >= 0
-    assert reach_past_edges(walking([80.0, 90.0, 100.0]), 200, 160).keys() == {0, 1, 2}  # vanishes inside
-    assert reach_past_edges(walking([195.0, 195.0, 195.0]), 200, 160).keys() == {0, 1, 2}  # still at the edge
-    assert reach_past_edges(walking([100.0]), 200, 160).keys() == {0}
+    assert reach_past_ends(walking([80.0, 90.0, 100.0]), 200, 160).keys() == {0, 1, 2}  # vanishes inside
+    assert reach_past_ends(walking([195.0, 195.0, 195.0]), 200, 160).keys() == {0, 1, 2}  # still at the edge
+    assert reach_past_ends(walking([100.0]), 200, 160).keys() == {0}
+
+
+def test_the_frames_the_detector_skipped_are_covered_at_a_tracks_ends():
+    """Detecting every 3rd frame, a face last found on frame 6 may be on frames 7 and 8, which
+    the detector never looked at: they are edited (the last frames of a clip went out
+    unedited before); a still face in mid-frame gets nothing more."""
+    track = {f: v for f, v in walking([100.0 + 2.0 * f for f in range(7)]).items() if f >= 3}
+    ends = reach_past_ends(track, 400, 300, detect_every=3)
+    assert sorted(ends) == list(range(1, 9))
+    assert np.allclose(ends[8].mean(axis=0), [116.0, 82.0])
+    assert sorted(reach_past_ends(track, 400, 300, detect_every=1)) == list(range(3, 7))

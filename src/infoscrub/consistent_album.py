@@ -188,7 +188,7 @@ class AlbumScrub:
         if request.randomise is not None and request.randomise.active:
             # edits drawn afresh per photo would differ between a person's photos, and an
             # attacker averaging them sees through (the album table in docs/privacy.md)
-            raise InfoscrubError("an album edits every person alike in every photo: --randomise draws a "
+            raise InfoscrubError("an album edits every person alike in every photo: a randomised edit draws a "
                                  "different edit per face, so it does not apply")
         self.scrubber, self.album, mode = scrubber, album, request.mode
         self.request = scrubber.check_request(request)

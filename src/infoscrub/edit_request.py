@@ -55,14 +55,14 @@ class Randomise:
 
     def check(self, mode: str, strength: float) -> None:
         if self.strength_low is not None and not 0.0 <= self.strength_low <= strength:
-            raise InfoscrubError(f"--randomise strength={self.strength_low:g} must lie between 0 and the "
+            raise InfoscrubError(f"randomise strength={self.strength_low:g} must lie between 0 and the "
                                  f"strength ({strength:g})")
         if not 0.0 <= self.extra_flip <= 1.0:
-            raise InfoscrubError(f"--randomise extra is a probability (0-1), not {self.extra_flip:g}")
+            raise InfoscrubError(f"randomise extra is a probability (0-1), not {self.extra_flip:g}")
         if not (math.isfinite(self.alpha_noise) and self.alpha_noise >= 0.0):
-            raise InfoscrubError(f"--randomise noise is a standard deviation (0 or more), not {self.alpha_noise:g}")
+            raise InfoscrubError(f"randomise noise is a standard deviation (0 or more), not {self.alpha_noise:g}")
         if self.alpha_noise and mode != "obfuscate":
-            raise InfoscrubError("--randomise noise perturbs obfuscation's mixing map; it needs --mode obfuscate")
+            raise InfoscrubError("randomise noise perturbs obfuscation's mixing map; it needs --mode obfuscate")
 
     @property
     def active(self) -> bool:
@@ -80,7 +80,7 @@ class Randomise:
         return ", ".join(parts)
 
     def settings(self) -> dict[str, float]:
-        """The --randomise keys that are set, as given ({'strength': 0.5, 'extra': 0.3})."""
+        """The randomise keys that are set, as given ({'strength': 0.5, 'extra': 0.3})."""
         values = {"strength": self.strength_low, "extra": self.extra_flip or None,
                   "noise": self.alpha_noise or None}
         return {k: v for k, v in values.items() if v is not None}
@@ -94,17 +94,17 @@ def parse_randomise(text: str, seed: int | None = None) -> Randomise:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, eq, value = (p.strip() for p in item.partition("="))
         if not eq or key not in Randomise.KEYS:
-            raise InfoscrubError(f"--randomise takes key=value pairs with keys {', '.join(Randomise.KEYS)}; "
+            raise InfoscrubError(f"randomise takes key=value pairs with keys {', '.join(Randomise.KEYS)}; "
                                  f"not {item!r}")
         try:
             number = float(value)
         except ValueError:
-            raise InfoscrubError(f"--randomise {key} takes a number, not {value!r}") from None
+            raise InfoscrubError(f"randomise {key} takes a number, not {value!r}") from None
         if not math.isfinite(number):
-            raise InfoscrubError(f"--randomise {key} takes a finite number, not {value!r}")
+            raise InfoscrubError(f"randomise {key} takes a finite number, not {value!r}")
         values[Randomise.KEYS[key]] = number
     if not values:
-        raise InfoscrubError("--randomise names nothing to draw (strength=, extra=, noise=)")
+        raise InfoscrubError("randomise names nothing to draw (strength=, extra=, noise=)")
     return Randomise(**values, seed=seed)
 
 

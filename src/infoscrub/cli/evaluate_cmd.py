@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "scrubbed test faces (about 3 minutes an attacker on 2 CPU cores at 64 px)")
     p.add_argument("--adaptive-policy", action="append", metavar="MODE[@STRENGTH][:key=value,...]",
                    help="how faces are scrubbed for it, repeatable (default: invert, and obfuscate when the "
-                   "model can): the mode, its strength, and what scrub --randomise draws per face, e.g. "
-                   "obfuscate:strength=0.5,extra=0.3,noise=0.2")
+                   "model can): the mode, its strength, and a randomised defence drawn per face (strength=LOW "
+                   "a strength in [LOW, STRENGTH], extra=P further attributes edited, noise=STD on the mixing "
+                   "map), e.g. obfuscate:strength=0.5,extra=0.3,noise=0.2")
     p.add_argument("--adaptive-budgets", default="100,1000,all", metavar="LIST",
                    help="labelled training faces the attacker gets (default 100,1000,all)")
     p.add_argument("--adaptive-steps", type=int, default=1500, metavar="N",

@@ -54,12 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="obfuscate goal: |p - 0.5| at most this (default 0.05)")
     scrub.add_argument("--target-after", metavar="CHANNEL", help="the goal must also hold after this "
                        "sharing channel (e.g. jpeg75)")
-    scrub.add_argument("--randomise", metavar="KEY=VALUE,...",
-                       help="draw part of the edit afresh for every face, with secret randomness, so that an "
-                       "attacker who knows infoscrub cannot learn one fixed edit back: strength=LOW (a strength "
-                       "between LOW and --strength), extra=P (each other attribute also edited with probability "
-                       "P), noise=STD (obfuscate: noise on the mixing map); docs/privacy.md gives what each "
-                       "measurably buys and costs")
+    # No --randomise: the randomised defences (random strength, extra flips, noise on the mixing
+    # map) were measured against the adaptive attacker on the shipped weights and none lowered
+    # what it reads (docs/privacy.md); `evaluate --adaptive-policy` still measures them.
     scrub.add_argument("--aligned", action="store_true",
                        help="inputs are already aligned face crops in the model's convention "
                        "(no detection); folder in, folder out, same file names")
@@ -159,7 +156,7 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
 
 def run_scrub(args: argparse.Namespace) -> int:
     from infoscrub.attributes import parse_attribute_list, resolve_attributes
-    from infoscrub.edit_request import EditRequest, parse_randomise
+    from infoscrub.edit_request import EditRequest
     from infoscrub.photo_io import write_bytes_atomic
     from infoscrub.photo_job import ScrubOptions, scrub_album_files, scrub_file
     from infoscrub.scrubber import Scrubber, parse_face_indices
@@ -169,11 +166,10 @@ def run_scrub(args: argparse.Namespace) -> int:
         raise InfoscrubError("--attributes is empty; give at least one name")
     parse_face_indices(args.faces)  # fail on a typo before loading anything
     target = target_from_args(args)
-    randomise = parse_randomise(args.randomise) if args.randomise is not None else None
     check_album_args(args)
     strength = 1.0 if args.strength is None else args.strength
     # the mode, strength and randomness checked before any model loads
-    request = EditRequest(args.attributes, args.mode, strength, target, randomise).checked()
+    request = EditRequest(args.attributes, args.mode, strength, target).checked()
     jobs = plan_jobs(args.inputs, args.output)
     video_options = video_options_from(args, request) if any(is_video(job.source) for job in jobs) else None
     for report_path in args.report:
@@ -269,7 +265,6 @@ def video_options_from(args: argparse.Namespace, request) -> VideoOptions:
 
     clashing = [flag for flag, on in (("--album", args.album), ("--target", args.target),
                                       ("--faces", args.faces is not None), ("--aligned", args.aligned),
-                                      ("--randomise", args.randomise is not None),
                                       ("--report-originals", args.report_originals)) if on]
     if clashing:
         raise InfoscrubError(f"a video gives each person one edit across its frames; {clashing[0]} does not "
@@ -328,8 +323,7 @@ def check_album_args(args: argparse.Namespace) -> None:
             raise InfoscrubError("--album-threshold needs --album")
         return
     clashing = [flag for flag, on in (("--target", args.target), ("--faces", args.faces is not None),
-                                      ("--aligned", args.aligned), ("--randomise", args.randomise is not None))
-                if on]
+                                      ("--aligned", args.aligned)) if on]
     if clashing:
         raise InfoscrubError(f"--album gives every person one edit across the photos; {clashing[0]} does not "
                              "apply to it")

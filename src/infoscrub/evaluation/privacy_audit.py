@@ -64,6 +64,8 @@ def _fixed_table(s: EvaluationSummary) -> list[str]:
 def _deeper(lines: list[str]) -> list[str]:
     """A report section's lines under the audit's own heading: its title dropped by the
     caller, its subheadings one level deeper."""
+    while lines and not lines[0].strip():
+        lines = lines[1:]
     return ["#" + line if line.startswith("##") else line for line in lines]
 
 

@@ -51,7 +51,7 @@ from infoscrub.video.container import (
 )
 from infoscrub.video.flicker import FlickerMeter
 from infoscrub.video.steady import EditSmoother
-from infoscrub.video.tracks import Linker, Track, box_of, dense_landmarks, reach_past_edges
+from infoscrub.video.tracks import Linker, Track, box_of, dense_landmarks, reach_past_ends
 
 MAX_STEADY = 12.0  # the steady window's largest sigma: 2 x 12 frames wait in memory for the frames after
 PLAN_CROPS = 24  # crops kept per track to plan its person's edit (spread over the track)
@@ -77,7 +77,7 @@ class VideoOptions:
         if self.request.target is not None:
             raise InfoscrubError("a video gives each person one edit across its frames: --target does not apply")
         if self.request.randomise is not None:
-            raise InfoscrubError("a video gives each person one edit across its frames: --randomise does not apply")
+            raise InfoscrubError("a video gives each person one edit across its frames: a randomised edit does not apply")
         for name, value in (("--detect-every", self.detect_every), ("judge_every", self.judge_every)):
             if value < 1:
                 raise InfoscrubError(f"{name} must be at least 1, not {value}")
@@ -323,8 +323,8 @@ class EditedFrame:
 def second_pass(scrubber: Scrubber, source: Path, stream: Any, suffix: str, info: VideoInfo, options: VideoOptions,
                 analysis: Analysis, outcome: Outcome, timings: Timings, progress: Progress | None) -> None:
     av = require_av()
-    dense = {t.id: reach_past_edges(dense_landmarks(t, options.smooth_frames), info.width, info.height)
-             for t in analysis.tracks}
+    dense = {t.id: reach_past_ends(dense_landmarks(t, options.smooth_frames), info.width, info.height,
+                                   options.detect_every) for t in analysis.tracks}
     smoother = EditSmoother(options.steady)
     waiting: deque[EditedFrame] = deque()  # edited, not yet written: the last ``reach`` frames
     template = av.open(str(source), metadata_errors="ignore") if options.keep_audio and info.audio else None

@@ -141,14 +141,19 @@ def local_linear_over_time(series: np.ndarray, sigma: float) -> np.ndarray:
 EDGE_FRAMES = 8  # at most this many frames edited past a track's end at the frame's edge
 
 
-def reach_past_edges(dense: dict[int, np.ndarray], width: int, height: int,
-                     most: int = EDGE_FRAMES) -> dict[int, np.ndarray]:
-    """``dense`` with frames added before the track's first and after its last where its
-    face, going on at its speed there, is still partly in the frame. A face that enters or
-    leaves through an edge is found only once most of it is in view; the part in view
-    before that would otherwise go out unedited, and the edit would pop in at full strength.
-    Only at an end where the face is cut by the edge and moving out of the frame: a face
-    that vanishes inside it (a cut, an occluder) gets nothing made up."""
+def reach_past_ends(dense: dict[int, np.ndarray], width: int, height: int, detect_every: int = 1,
+                    most: int = EDGE_FRAMES) -> dict[int, np.ndarray]:
+    """``dense`` with frames added before the track's first and after its last, the face
+    going on at its speed there:
+
+    - the frames the detector never looked at (with ``detect_every`` k, the k - 1 on each
+      side): the face may well be on them, and a frame left unedited between edited ones
+      is both a leak and a flash (it was the last frame of every clip at k = 2);
+    - while the face, cut by the frame's edge and moving out of it, is still partly in view
+      (at most ``most`` frames): a face that enters or leaves through an edge is found only
+      once most of it is in view, and the part in view before that would otherwise go out
+      unedited. A face that vanishes inside the frame (a cut, an occluder) where the detector
+      looked gets nothing made up."""
     frames = sorted(dense)
     if len(frames) < 2:
         return dense
@@ -156,9 +161,8 @@ def reach_past_edges(dense: dict[int, np.ndarray], width: int, height: int,
     for end, away in ((frames[0], -1), (frames[-1], 1)):
         here = dense[end]
         velocity = here - dense[end - away]  # per frame, in the direction away from the track
-        if not visible_share(here, width, height) > visible_share(here + velocity, width, height) > 0:
-            continue
-        for k in range(1, most + 1):
+        leaving = visible_share(here, width, height) > visible_share(here + velocity, width, height) > 0
+        for k in range(1, max(detect_every - 1, most if leaving else 0) + 1):
             frame, moved = end + away * k, here + velocity * k
             if frame < 0 or visible_share(moved, width, height) <= 0:
                 break
