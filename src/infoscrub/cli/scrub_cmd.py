@@ -168,7 +168,7 @@ def run_scrub(args: argparse.Namespace) -> int:
     target = target_from_args(args)
     check_album_args(args)
     strength = 1.0 if args.strength is None else args.strength
-    # the mode, strength and randomness checked before any model loads
+    # the mode and strength checked before any model loads
     request = EditRequest(args.attributes, args.mode, strength, target).checked()
     jobs = plan_jobs(args.inputs, args.output)
     video_options = video_options_from(args, request) if any(is_video(job.source) for job in jobs) else None
