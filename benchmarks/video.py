@@ -26,7 +26,6 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -79,18 +78,14 @@ STEADY = (0.0, 1.0, 2.0, 4.0)  # the --steady sigmas compared
 FLICKER_QUALITY = 0
 
 
-def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, judge_every: int = 5,
-        quality: int | None = None, steady: float | None = None):
+def run(scrubber, source: Path, out: Path, mode: str, detect_every: int = 1, judge_every: int = 5, **options):
+    """``scrub`` on a clip; ``options``: further VideoOptions (quality, steady)."""
     from infoscrub.edit_request import EditRequest
     from infoscrub.video.job import VideoOptions, scrub_video
 
     request = scrubber.check_request(EditRequest(ATTRIBUTES, mode))
-    options = VideoOptions(request, detect_every=detect_every, judge_every=judge_every, force=True)
-    if quality is not None:
-        options = replace(options, quality=quality)
-    if steady is not None:
-        options = replace(options, steady=steady)
-    return scrub_video(scrubber, source, out, options).report
+    settings = VideoOptions(request, detect_every=detect_every, judge_every=judge_every, force=True, **options)
+    return scrub_video(scrubber, source, out, settings).report
 
 
 def frame_by_frame(scrubber, source: Path, out: Path, mode: str, edit=None) -> list:

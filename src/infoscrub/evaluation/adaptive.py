@@ -216,9 +216,7 @@ def defence_verdicts(result: dict[str, Any], helps_by: float = HELPS_BY) -> list
     over the attributes. Its cost: what the fixed attacker still reads (a weaker edit hides
     less from it). Policies without a plain run of their mode beside them get no verdict."""
     def plain(entry: dict[str, Any]) -> bool:
-        drawn = entry["policy"]["randomise"]
-        return (entry["policy"]["strength"] == 1.0 and drawn.get("strength_low") is None
-                and not drawn.get("extra_flip") and not drawn.get("alpha_noise"))
+        return entry["policy"]["strength"] == 1.0 and not Randomise(**entry["policy"]["randomise"]).active
 
     baselines = {e["policy"]["mode"]: e for e in result["policies"] if plain(e)}
     verdicts = []

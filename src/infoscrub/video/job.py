@@ -77,7 +77,8 @@ class VideoOptions:
         if self.request.target is not None:
             raise InfoscrubError("a video gives each person one edit across its frames: --target does not apply")
         if self.request.randomise is not None:
-            raise InfoscrubError("a video gives each person one edit across its frames: a randomised edit does not apply")
+            raise InfoscrubError("a video gives each person one edit across its frames: a randomised edit does "
+                                 "not apply")
         for name, value in (("--detect-every", self.detect_every), ("judge_every", self.judge_every)):
             if value < 1:
                 raise InfoscrubError(f"{name} must be at least 1, not {value}")
